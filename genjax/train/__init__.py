@@ -1,0 +1,28 @@
+"""Training: state, pure train step, multi-device and multi-seed compilation, checkpoints, loop."""
+
+from genjax.train.checkpoint import Checkpointer, abstract_like
+from genjax.train.evaluation import draw_samples, evaluate, plot_samples
+from genjax.train.loop import Trainer, make_mesh, restore_for_eval, train_and_evaluate
+from genjax.train.optim import make_optimizer, make_schedule
+from genjax.train.state import TrainState, init_state
+from genjax.train.step import ema_update, make_host_steps, make_in_memory_steps, make_train_step
+
+__all__ = [
+    "Checkpointer",
+    "TrainState",
+    "Trainer",
+    "abstract_like",
+    "draw_samples",
+    "ema_update",
+    "evaluate",
+    "init_state",
+    "make_host_steps",
+    "make_in_memory_steps",
+    "make_mesh",
+    "make_optimizer",
+    "make_schedule",
+    "make_train_step",
+    "plot_samples",
+    "restore_for_eval",
+    "train_and_evaluate",
+]

@@ -1,0 +1,382 @@
+"""The training loop: config in, trained and evaluated run out, resumable at any step.
+
+Everything random is a function of ``(config.seed, step)``: the initial params of seed ``s`` come
+from ``key(s)``, the batch at step ``t`` from ``fold_in(data_key, t)`` (or the grain index ``t``),
+and the step's own randomness from ``fold_in(state.rng, t)``. Dispatch boundaries are a function
+of the step and the config alone. A run killed with SIGKILL and restarted with the same command
+therefore replays exactly the computation of an uninterrupted run from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import pathlib
+import time
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
+
+from genjax import config as gconfig
+from genjax import data as gdata
+from genjax import registry
+from genjax.errors import CheckpointError, ConfigError
+from genjax.train import evaluation as geval
+from genjax.train.checkpoint import Checkpointer, abstract_like
+from genjax.train.optim import make_optimizer
+from genjax.train.state import TrainState, init_state
+from genjax.train.step import make_host_steps, make_in_memory_steps, make_train_step
+
+log = logging.getLogger("genjax")
+
+# Keys that may change between a run and its resumption (they do not change what is trained).
+RESUMABLE_KEYS = (
+    "train.steps",
+    "train.log_every",
+    "train.eval_every",
+    "train.checkpoint_every",
+    "train.keep_checkpoints",
+    "train.plot",
+    "train.progress",
+    "eval.",
+    "sample.",
+)
+
+
+def make_mesh(devices=None) -> jax.sharding.Mesh:
+    """A 1-D ``data`` mesh over the given (default: all) devices."""
+    devices = jax.devices() if devices is None else list(devices)
+    return jax.make_mesh((len(devices),), ("data",), (jax.sharding.AxisType.Auto,), devices=devices)
+
+
+@dataclasses.dataclass
+class Trainer:
+    """A model, its data and optimiser, compiled for a mesh and a number of seeds.
+
+    Build with ``Trainer.from_config(config)``. ``init()`` gives the initial state,
+    ``run(state, n)`` advances it ``n`` steps in one dispatch and returns stacked metrics.
+    With ``num_seeds > 1`` the state has a leading seed axis and every function is vmapped.
+    """
+
+    config: ml_collections.ConfigDict
+    dataset: Any
+    model: Any
+    tx: Any
+    schedule: Any
+    mesh: jax.sharding.Mesh
+    _compiled: dict = dataclasses.field(default_factory=dict, init=False, repr=False)
+
+    @classmethod
+    def from_config(cls, config, mesh: jax.sharding.Mesh | None = None) -> Trainer:
+        gconfig.validate(config)
+        dataset = gdata.get_dataset(config.data.name, **dict(config.data.options))
+        model = registry.build_model(config.model, dataset)
+        tx, schedule = make_optimizer(config.train)
+        mesh = mesh or make_mesh()
+        n_dev = mesh.devices.size
+        if config.data.batch_size % n_dev:
+            raise ConfigError(
+                f"config key 'data.batch_size' = {config.data.batch_size} must be divisible by the "
+                f"number of devices ({n_dev}) to split the batch across them"
+            )
+        return cls(config, dataset, model, tx, schedule, mesh)
+
+    # -- keys and shapes ---------------------------------------------------------------------
+
+    @property
+    def num_seeds(self) -> int:
+        return self.config.train.num_seeds
+
+    @property
+    def batch_size(self) -> int:
+        return self.config.data.batch_size
+
+    def _seed_keys(self) -> tuple[jax.Array, jax.Array]:
+        """``(root keys, data keys)``: one per seed, ``[N]`` (or scalars when N = 1)."""
+        seeds = self.config.seed + np.arange(self.num_seeds)
+        roots = [jax.random.key(int(s)) for s in seeds]
+        init_keys = [jax.random.fold_in(r, 0) for r in roots]
+        data_keys = [jax.random.fold_in(r, 1) for r in roots]
+        if self.num_seeds == 1:
+            return init_keys[0], data_keys[0]
+        return jnp.stack(init_keys), jnp.stack(data_keys)
+
+    def _vmap(self, fn):
+        return jax.vmap(fn) if self.num_seeds > 1 else fn
+
+    @property
+    def replicated(self) -> NamedSharding:
+        return NamedSharding(self.mesh, P())
+
+    def _batch_sharding(self, leading: int) -> NamedSharding:
+        # ``leading`` axes (seeds, steps) come before the batch axis, which is split.
+        return NamedSharding(self.mesh, P(*([None] * leading), "data"))
+
+    # -- state -------------------------------------------------------------------------------
+
+    def first_batch(self, data_key) -> dict:
+        key = data_key if self.num_seeds == 1 else data_key[0]
+        batch = self.dataset.train_batch(key, 0, self.batch_size)
+        gdata.check_batch(batch, self.dataset)
+        return batch
+
+    def init(self) -> TrainState:
+        init_keys, data_keys = self._seed_keys()
+        self.first_batch(data_keys)  # validates shapes and values before any compilation
+
+        def one(init_key, data_key):
+            batch = self.dataset.train_batch(data_key, 0, self.batch_size)
+            return init_state(self.model, self.tx, init_key, batch)
+
+        if not self.dataset.in_memory:  # host data: the first batch is a concrete input
+            batches = [self.dataset.train_batch(k, 0, self.batch_size) for k in np.atleast_1d(data_keys)]
+            stacked = jax.tree_util.tree_map(lambda *b: jnp.stack(b), *batches)
+            fn = lambda ik, b: init_state(self.model, self.tx, ik, b)  # noqa: E731
+            if self.num_seeds == 1:
+                stacked = batches[0]
+            return jax.jit(self._vmap(fn), out_shardings=self.replicated)(init_keys, stacked)
+        return jax.jit(self._vmap(one), out_shardings=self.replicated)(init_keys, data_keys)
+
+    def abstract_state(self) -> Any:
+        state = jax.eval_shape(self.init)
+        return jax.tree_util.tree_map(
+            lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=self.replicated), state
+        )
+
+    # -- stepping ----------------------------------------------------------------------------
+
+    def _constrain(self, batch):
+        if self.mesh.devices.size == 1:
+            return batch
+        return jax.lax.with_sharding_constraint(batch, self._batch_sharding(0))
+
+    def _compile(self, n: int):
+        if n in self._compiled:
+            return self._compiled[n]
+        train_step = make_train_step(
+            self.model, self.tx, ema_decay=self.config.train.ema_decay, schedule=self.schedule
+        )
+        if self.dataset.in_memory:
+            batch_fn = lambda key, step: self.dataset.train_batch(key, step, self.batch_size)  # noqa: E731
+            run = make_in_memory_steps(train_step, batch_fn, n, self._constrain)
+        else:
+            run = make_host_steps(train_step)
+        fn = jax.jit(self._vmap(run), donate_argnums=0)
+        self._compiled[n] = fn
+        return fn
+
+    def _host_batches(self, data_keys, step: int, n: int):
+        keys = [data_keys] if self.num_seeds == 1 else list(data_keys)
+        per_seed = []
+        for key in keys:
+            batches = [self.dataset.train_batch(key, step + i, self.batch_size) for i in range(n)]
+            per_seed.append(jax.tree_util.tree_map(lambda *b: np.stack(b), *batches))
+        stacked = per_seed[0] if self.num_seeds == 1 else jax.tree_util.tree_map(lambda *b: np.stack(b), *per_seed)
+        leading = 1 if self.num_seeds == 1 else 2
+        sharding = self._batch_sharding(leading)
+        return jax.tree_util.tree_map(lambda a: _global_array(a, sharding, leading), stacked)
+
+    def run(self, state: TrainState, step: int, n: int) -> tuple[TrainState, dict]:
+        """Advance ``n`` steps from ``step`` in one dispatch; metrics stacked ``[(N,) n]``."""
+        _, data_keys = self._seed_keys()
+        fn = self._compile(n)
+        if self.dataset.in_memory:
+            return fn(state, data_keys)
+        return fn(state, self._host_batches(data_keys, step, n))
+
+    def unstack(self, tree) -> list:
+        if self.num_seeds == 1:
+            return [tree]
+        return [jax.tree_util.tree_map(lambda a, i=i: a[i], tree) for i in range(self.num_seeds)]
+
+    def eval_params(self, state: TrainState) -> list:
+        params = state.ema_params if self.config.eval.use_ema else state.params
+        return self.unstack(params)
+
+    def evaluate(self, state: TrainState) -> dict[str, float]:
+        per_seed = [geval.evaluate(self.model, p, self.dataset, self.config.eval) for p in self.eval_params(state)]
+        return geval.stack_seeds(per_seed)
+
+
+def _global_array(local: np.ndarray, sharding: NamedSharding, leading: int) -> jax.Array:
+    """A global array from a batch every process loaded whole: each keeps its own slice."""
+    if jax.process_count() == 1:
+        return jax.device_put(local, sharding)
+    axis = leading  # the batch axis
+    per = local.shape[axis] // jax.process_count()
+    part = np.take(local, np.arange(jax.process_index() * per, (jax.process_index() + 1) * per), axis=axis)
+    return jax.make_array_from_process_local_data(sharding, part, local.shape)
+
+
+# ---------------------------------------------------------------------------------------------
+# workdir
+
+
+def config_differences(saved: dict, current: dict, prefix: str = "") -> list[tuple[str, Any, Any]]:
+    diffs = []
+    for key in sorted(set(saved) | set(current)):
+        path = f"{prefix}{key}"
+        a, b = saved.get(key, "<absent>"), current.get(key, "<absent>")
+        if isinstance(a, dict) and isinstance(b, dict):
+            diffs.extend(config_differences(a, b, path + "."))
+        elif a != b:
+            diffs.append((path, a, b))
+    return diffs
+
+
+def _jsonable(config) -> dict:
+    return json.loads(config.to_json())
+
+
+def check_workdir_config(workdir: pathlib.Path, config) -> None:
+    """Refuses to resume a workdir trained with a different model, data or optimiser."""
+    path = workdir / "config.json"
+    if not path.exists():
+        return
+    saved = json.loads(path.read_text())
+    diffs = [
+        d for d in config_differences(saved, _jsonable(config))
+        if not any(d[0] == k or (k.endswith(".") and d[0].startswith(k)) for k in RESUMABLE_KEYS)
+    ]
+    if diffs:
+        listing = "; ".join(f"{k}: {a!r} in the checkpoint, {b!r} now" for k, a, b in diffs[:8])
+        more = f" (and {len(diffs) - 8} more)" if len(diffs) > 8 else ""
+        raise CheckpointError(
+            f"workdir {workdir} holds a run with a different config ({listing}{more}); "
+            f"use a new --workdir, or restore the original settings"
+        )
+
+
+class MetricsLog:
+    """``metrics.jsonl``: one JSON object a line; on resume, lines past the checkpoint are dropped."""
+
+    def __init__(self, path: pathlib.Path, resume_step: int | None):
+        self.path = path
+        if path.exists():
+            keep = []
+            for line in path.read_text().splitlines():
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError:  # a line cut short by a kill
+                    continue
+                if resume_step is not None and rec.get("step", 0) <= resume_step:
+                    keep.append(line)
+            path.write_text("".join(l + "\n" for l in keep))
+
+    def write(self, record: dict) -> None:
+        with self.path.open("a") as f:
+            f.write(json.dumps(record) + "\n")
+
+
+def _next_boundary(step: int, total: int, k: int, every: list[int]) -> int:
+    candidates = [total, (step // k + 1) * k]
+    candidates += [(step // e + 1) * e for e in every if e > 0]
+    return min(c for c in candidates if c > step)
+
+
+def _mean_metrics(chunks: list[dict]) -> dict[str, float]:
+    host = jax.device_get(chunks)
+    out = {}
+    for k in host[0]:
+        out[k] = float(np.mean(np.concatenate([np.ravel(c[k]) for c in host])))
+    return out
+
+
+def _format(metrics: dict[str, float], keys=None) -> str:
+    items = metrics.items() if keys is None else [(k, metrics[k]) for k in keys if k in metrics]
+    return ", ".join(f"{k}={v:.4g}" for k, v in items if "[" not in k)
+
+
+def train_and_evaluate(config, workdir: str | pathlib.Path, *, mesh=None) -> dict[str, float]:
+    """Train (resuming from ``workdir`` if it holds checkpoints), evaluate, and return the final metrics."""
+    workdir = pathlib.Path(workdir)
+    trainer = Trainer.from_config(config, mesh=mesh)
+    tcfg = config.train
+    workdir.mkdir(parents=True, exist_ok=True)
+    check_workdir_config(workdir, config)
+    (workdir / "config.json").write_text(json.dumps(_jsonable(config), indent=2) + "\n")
+
+    ckpt = Checkpointer(workdir / "checkpoints", keep=tcfg.keep_checkpoints)
+    state, step = ckpt.restore(trainer.abstract_state())
+    if state is None:
+        state, step = trainer.init(), 0
+    else:
+        log.info("resumed from %s at step %d", ckpt.directory, step)
+        print(f"resuming from step {step} in {ckpt.directory}", flush=True)
+    mlog = MetricsLog(workdir / "metrics.jsonl", resume_step=step)
+    plots = workdir / "plots"
+
+    total, k = tcfg.steps, tcfg.steps_per_dispatch
+    every = [tcfg.log_every, tcfg.checkpoint_every, tcfg.eval_every]
+    pbar = None
+    if tcfg.progress:
+        from tqdm.auto import tqdm
+
+        pbar = tqdm(total=total, initial=step, desc="train", dynamic_ncols=True)
+    window: list[dict] = []
+    t_window, steps_window = time.perf_counter(), 0
+    while step < total:
+        n = _next_boundary(step, total, k, every) - step
+        state, m = trainer.run(state, step, n)
+        window.append(m)
+        step += n
+        steps_window += n
+        if pbar is not None:
+            pbar.update(n)
+        if step % tcfg.log_every == 0 or step == total:
+            record = _mean_metrics(window)
+            jax.block_until_ready(state)
+            rate = steps_window / (time.perf_counter() - t_window)
+            if not all(math.isfinite(v) for v in record.values()):
+                raise FloatingPointError(f"non-finite training metrics at step {step}: {record}")
+            mlog.write({"step": step, "split": "train", **record, "steps_per_sec": rate})
+            if pbar is not None:
+                pbar.set_postfix(loss=f"{record['loss']:.4f}", it_s=f"{rate:.0f}")
+            window, t_window, steps_window = [], time.perf_counter(), 0
+        if step % tcfg.checkpoint_every == 0 or step == total:
+            ckpt.save(step, state)
+        if tcfg.eval_every and step % tcfg.eval_every == 0 and step != total:
+            results = trainer.evaluate(state)
+            mlog.write({"step": step, "split": "eval", **results})
+            if tcfg.plot:
+                _plot(trainer, state, plots / f"samples_{step:07d}.png")
+            t_window = time.perf_counter()
+    if pbar is not None:
+        pbar.close()
+    ckpt.save(step, state)
+    ckpt.close()
+
+    results = trainer.evaluate(state)
+    mlog.write({"step": step, "split": "eval", **results})
+    (workdir / "final_metrics.json").write_text(json.dumps({"step": step, **results}, indent=2) + "\n")
+    if tcfg.plot:
+        _plot(trainer, state, plots / "samples_final.png")
+    return {"step": step, **results}
+
+
+def _plot(trainer: Trainer, state: TrainState, path: pathlib.Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    params = trainer.eval_params(state)[0]
+    geval.plot_samples(trainer.model, params, trainer.dataset, path, sampler=trainer.config.eval.samplers[0])
+
+
+def restore_for_eval(config, workdir: str | pathlib.Path) -> tuple[Trainer, TrainState, int]:
+    """The trainer and the latest good state of a workdir (for ``eval`` and ``sample``)."""
+    workdir = pathlib.Path(workdir)
+    if not (workdir / "checkpoints").exists():
+        raise CheckpointError(f"workdir {workdir} has no checkpoints; train first with `genjax train`")
+    check_workdir_config(workdir, config)
+    trainer = Trainer.from_config(config)
+    ckpt = Checkpointer(workdir / "checkpoints", keep=config.train.keep_checkpoints)
+    state, step = ckpt.restore(trainer.abstract_state())
+    ckpt.close()
+    if state is None:
+        raise CheckpointError(f"workdir {workdir} has no checkpoints; train first with `genjax train`")
+    return trainer, state, step

@@ -1,0 +1,85 @@
+"""The pure train step and its compiled multi-step, multi-seed, multi-device form."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from genjax.train.state import TrainState
+
+TrainStep = Callable[[TrainState, dict], tuple[TrainState, dict]]
+
+
+def ema_update(ema: Any, params: Any, decay: float) -> Any:
+    return jax.tree_util.tree_map(lambda e, p: decay * e + (1.0 - decay) * p, ema, params)
+
+
+def make_train_step(
+    model,
+    tx: optax.GradientTransformation,
+    *,
+    ema_decay: float = 0.0,
+    schedule: optax.Schedule | None = None,
+) -> TrainStep:
+    """``train_step(state, batch) -> (state, metrics)`` for any Model with a ``loss``.
+
+    Pure: the step's key is ``fold_in(state.key, state.step)``; metrics are a flat dict of
+    scalars (the model's own plus ``loss``, ``grad_norm`` and ``lr``).
+    """
+
+    def train_step(state: TrainState, batch: dict) -> tuple[TrainState, dict]:
+        key = jax.random.fold_in(state.key, state.step)
+
+        def loss_fn(params):
+            return model.loss(params, batch, key)
+
+        (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+        updates, opt_state = tx.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        metrics = {**aux, "loss": loss, "grad_norm": optax.tree.norm(grads)}
+        if schedule is not None:
+            metrics["lr"] = jnp.asarray(schedule(state.step), jnp.float32)
+        new_state = state.replace(
+            step=state.step + 1,
+            params=params,
+            opt_state=opt_state,
+            ema_params=ema_update(state.ema_params, params, ema_decay),
+        )
+        return new_state, metrics
+
+    return train_step
+
+
+def make_in_memory_steps(
+    train_step: TrainStep,
+    batch_fn: Callable[[jax.Array, jax.Array], dict],
+    length: int,
+    constrain: Callable[[dict], dict] = lambda b: b,
+) -> Callable[[TrainState, jax.Array], tuple[TrainState, dict]]:
+    """``length`` steps in one call, drawing each batch inside the program.
+
+    ``batch_fn(data_key, step)`` is the dataset's pure batch function, so small models are not
+    bound by one dispatch and one host-to-device copy per step. Metrics come back stacked
+    ``[length]``.
+    """
+
+    def run(state: TrainState, data_key: jax.Array):
+        def body(s, _):
+            return train_step(s, constrain(batch_fn(data_key, s.step)))
+
+        return jax.lax.scan(body, state, None, length=length)
+
+    return run
+
+
+def make_host_steps(train_step: TrainStep) -> Callable[[TrainState, dict], tuple[TrainState, dict]]:
+    """Steps over host-loaded batches stacked ``[length, batch, ...]`` (one scan, one call)."""
+
+    def run(state: TrainState, batches: dict):
+        return jax.lax.scan(train_step, state, batches)
+
+    return run
