@@ -16,13 +16,13 @@ from genjax.config import default_config
 def get_config() -> ml_collections.ConfigDict:
     c = default_config()
     c.data.name = "moons"
-    c.data.batch_size = 512
+    c.data.batch_size = 1024
 
     c.model = ml_collections.ConfigDict()
     c.model.name = "flow_matching"
-    c.model.hidden = (256, 256, 256)
+    c.model.hidden = (128, 128, 128, 128)
     c.model.time_dim = 64
-    c.model.time_scale = 1000.0
+    c.model.time_scale = 1.0  # t in [0, 1] needs no 1000x frequencies; lower NFE
     c.model.activation = "silu"
     c.model.sigma_min = 0.0
     c.model.time_sampling = "stratified"
@@ -31,17 +31,19 @@ def get_config() -> ml_collections.ConfigDict:
     c.model.rtol = 1e-5
     c.model.atol = 1e-5
 
-    c.train.steps = 10_000
+    c.train.steps = 16_000
     c.train.lr = 2e-3
     c.train.schedule = "cosine"
     c.train.warmup_steps = 200
     c.train.ema_decay = 0.999
     c.train.steps_per_dispatch = 100
-    c.train.log_every = 500
-    c.train.checkpoint_every = 2500
+    c.train.log_every = 1000
+    c.train.checkpoint_every = 4000
 
     c.eval.samplers = ("default", "euler@20", "heun@10")
-    c.eval.repeats = 3
+    # W2 of 2000-point sets varies a lot between draws (how many points land on each moon);
+    # 20 draws give a ratio to the floor with a standard error of about 5%.
+    c.eval.repeats = 20
     return c
 
 

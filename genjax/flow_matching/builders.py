@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from genjax.config import SectionReader, one_of
 from genjax.continuous.ode import SOLVERS, ODESolverConfig
-from genjax.errors import ConfigError
 from genjax.flow_matching.model import TIME_SAMPLING, FlowMatching
 from genjax.flow_matching.paths import LinearPath
 from genjax.nn import ACTIVATIONS, TimeMLP
@@ -16,11 +15,6 @@ def _widths(v):
 
 def build_flow_matching(model_config, dataset) -> FlowMatching:
     r = SectionReader(model_config, "model")
-    if len(dataset.event_shape) != 1:
-        raise ConfigError(
-            f"model 'flow_matching' uses an MLP and needs vector data; "
-            f"dataset '{dataset.name}' has examples of shape {dataset.event_shape}"
-        )
     net = TimeMLP(
         hidden=r.get("hidden", (256, 256, 256), _widths, "a tuple of positive ints"),
         time_dim=r.get("time_dim", 64, lambda v: isinstance(v, int) and v >= 2 and v % 2 == 0, "an even int >= 2"),

@@ -84,13 +84,15 @@ class TimeEmbedding(nn.Module):
 
 
 class TimeMLP(nn.Module):
-    """An MLP on ``(x, t[, label])`` for vector data: velocity, score and noise predictors.
+    """An MLP on ``(x, t[, label])``: velocity, score and noise predictors for vector data.
 
     Time (and an optional class label, where ``num_classes`` reserves one extra "null" id for
     classifier-free guidance) enters through an embedding concatenated to the input and added
     to every hidden layer, which trains faster than concatenation alone on 2-D toy data.
+    Examples of any shape are flattened on the way in and reshaped on the way out.
 
-    Call: ``(x [batch, dim], t [batch], label [batch] | None) -> [batch, out_dim or dim]``.
+    Call: ``(x [batch, *event], t [batch], label [batch] | None) -> [batch, *event]``
+    (or ``[batch, out_dim]`` when ``out_dim`` is set).
     """
 
     hidden: Sequence[int] = (256, 256, 256)
@@ -103,14 +105,18 @@ class TimeMLP(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array, t: jax.Array, label: jax.Array | None = None) -> jax.Array:
         act = get_activation(self.activation)
-        t = jnp.broadcast_to(jnp.asarray(t, x.dtype), x.shape[:-1])
+        batch = x.shape[0]
+        flat = jnp.reshape(x, (batch, -1))
+        t = jnp.broadcast_to(jnp.asarray(t, flat.dtype), (batch,))
         emb = TimeEmbedding(self.time_dim, self.time_scale, self.activation)(t)
         if self.num_classes is not None:
             if label is None:  # unconditional use of a conditional net: the null class
-                label = jnp.full(x.shape[:-1], self.num_classes, jnp.int32)
+                label = jnp.full((batch,), self.num_classes, jnp.int32)
             emb = emb + nn.Embed(self.num_classes + 1, self.time_dim)(label)
-        h = jnp.concatenate([x, emb], axis=-1)
+        h = jnp.concatenate([flat, emb], axis=-1)
         for width in self.hidden:
             h = nn.Dense(width)(h) + nn.Dense(width, use_bias=False)(act(emb))
             h = act(h)
-        return nn.Dense(self.out_dim or x.shape[-1])(h)
+        if self.out_dim is not None:
+            return nn.Dense(self.out_dim)(h)
+        return jnp.reshape(nn.Dense(flat.shape[-1])(h), x.shape)

@@ -108,6 +108,9 @@ class Trainer:
             return init_keys[0], data_keys[0]
         return jnp.stack(init_keys), jnp.stack(data_keys)
 
+    def _per_seed(self, keys) -> list:
+        return [keys] if self.num_seeds == 1 else [keys[i] for i in range(self.num_seeds)]
+
     def _vmap(self, fn):
         return jax.vmap(fn) if self.num_seeds > 1 else fn
 
@@ -135,12 +138,10 @@ class Trainer:
             batch = self.dataset.train_batch(data_key, 0, self.batch_size)
             return init_state(self.model, self.tx, init_key, batch)
 
-        if not self.dataset.in_memory:  # host data: the first batch is a concrete input
-            batches = [self.dataset.train_batch(k, 0, self.batch_size) for k in np.atleast_1d(data_keys)]
-            stacked = jax.tree_util.tree_map(lambda *b: jnp.stack(b), *batches)
+        if not self.dataset.in_memory:  # host data: the first batches are concrete inputs
+            batches = [self.dataset.train_batch(k, 0, self.batch_size) for k in self._per_seed(data_keys)]
+            stacked = batches[0] if self.num_seeds == 1 else jax.tree_util.tree_map(lambda *b: np.stack(b), *batches)
             fn = lambda ik, b: init_state(self.model, self.tx, ik, b)  # noqa: E731
-            if self.num_seeds == 1:
-                stacked = batches[0]
             return jax.jit(self._vmap(fn), out_shardings=self.replicated)(init_keys, stacked)
         return jax.jit(self._vmap(one), out_shardings=self.replicated)(init_keys, data_keys)
 
@@ -173,9 +174,8 @@ class Trainer:
         return fn
 
     def _host_batches(self, data_keys, step: int, n: int):
-        keys = [data_keys] if self.num_seeds == 1 else list(data_keys)
         per_seed = []
-        for key in keys:
+        for key in self._per_seed(data_keys):
             batches = [self.dataset.train_batch(key, step + i, self.batch_size) for i in range(n)]
             per_seed.append(jax.tree_util.tree_map(lambda *b: np.stack(b), *batches))
         stacked = per_seed[0] if self.num_seeds == 1 else jax.tree_util.tree_map(lambda *b: np.stack(b), *per_seed)
@@ -241,16 +241,24 @@ def check_workdir_config(workdir: pathlib.Path, config) -> None:
     if not path.exists():
         return
     saved = json.loads(path.read_text())
-    diffs = [
-        d for d in config_differences(saved, _jsonable(config))
+    diffs = config_differences(saved, _jsonable(config))
+    structural = [
+        d for d in diffs
         if not any(d[0] == k or (k.endswith(".") and d[0].startswith(k)) for k in RESUMABLE_KEYS)
     ]
-    if diffs:
-        listing = "; ".join(f"{k}: {a!r} in the checkpoint, {b!r} now" for k, a, b in diffs[:8])
-        more = f" (and {len(diffs) - 8} more)" if len(diffs) > 8 else ""
+    if structural:
+        listing = "; ".join(f"{k}: {a!r} in the checkpoint, {b!r} now" for k, a, b in structural[:8])
+        more = f" (and {len(structural) - 8} more)" if len(structural) > 8 else ""
         raise CheckpointError(
             f"workdir {workdir} holds a run with a different config ({listing}{more}); "
             f"use a new --workdir, or restore the original settings"
+        )
+    steps = [d for d in diffs if d[0] == "train.steps"]
+    if steps and config.train.schedule != "constant":
+        log.warning(
+            "train.steps changed from %s to %s: the %s learning-rate schedule is stretched, so the "
+            "continued run differs from one trained for %s steps from the start",
+            steps[0][1], steps[0][2], config.train.schedule, steps[0][2],
         )
 
 
