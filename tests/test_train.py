@@ -97,9 +97,8 @@ SHARDED_SCRIPT = textwrap.dedent(
         for name, devices in (("multi", jax.devices()), ("single", jax.devices()[:1])):
             trainer = train.Trainer.from_config(config, mesh=train.make_mesh(devices))
             state, m = trainer.run(trainer.init(), 0, 3)
-            state, m2 = trainer.run(state, 3, 1)
             sharding = jax.tree_util.tree_leaves(state.params)[0].sharding
-            losses = jnp.concatenate([m["loss"].ravel(), m2["loss"].ravel()])
+            losses = m["loss"].ravel()
             results[name] = (jax.device_get(state), jax.device_get(losses), len(sharding.device_set))
         (a, la, na), (b, lb, nb) = results["multi"], results["single"]
         diff = max(jax.tree_util.tree_leaves(jax.tree_util.tree_map(lambda x, y: float(abs(x - y).max()), a.params, b.params)))
@@ -212,44 +211,45 @@ KILL_SCRIPT = textwrap.dedent(
     import sys
     from genjax import train
     from tests.conftest import tiny_fm_config
-    config = tiny_fm_config(steps=400, checkpoint_every=20, log_every=20, steps_per_dispatch=1)
-    config.eval.samplers = ("euler@2",)
+    config = tiny_fm_config(steps=300, checkpoint_every=20, log_every=20, steps_per_dispatch=1)
     train.train_and_evaluate(config, sys.argv[1])
     print("DONE")
     """
 )
 
 
-@pytest.mark.parametrize("kill_after_checkpoints", [1, 4])
-def test_sigkill_and_restart_gives_the_same_parameters(tmp_path, kill_after_checkpoints):
+def _checkpointed_steps(ckdir: pathlib.Path) -> list[int]:
+    return sorted(int(p.name) for p in ckdir.glob("*") if p.name.isdigit()) if ckdir.exists() else []
+
+
+@pytest.mark.slow
+def test_sigkill_and_restart_gives_the_same_parameters(tmp_path):
+    """Killed twice (after the first checkpoint, then mid-run), restarted each time: bitwise equal."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
     full, killed = tmp_path / "full", tmp_path / "killed"
     subprocess.run([sys.executable, "-c", KILL_SCRIPT, str(full)], cwd=REPO, env=env, check=True,
                    capture_output=True, timeout=600)
-    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(killed)], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.time() + 300
-    ckdir = killed / "checkpoints"
-    while time.time() < deadline:
-        done = [p for p in ckdir.glob("*") if p.name.isdigit()] if ckdir.exists() else []
-        if len(done) >= min(kill_after_checkpoints, 2) and max(int(p.name) for p in done) >= 20 * kill_after_checkpoints:
-            break
-        if proc.poll() is not None:
-            break
-        time.sleep(0.01)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL, "training finished before it could be killed"
+    for kill_at in (20, 120):
+        proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(killed)], cwd=REPO, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.time() + 300
+        while time.time() < deadline and proc.poll() is None:
+            steps = _checkpointed_steps(killed / "checkpoints")
+            if steps and steps[-1] >= kill_at:
+                break
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert proc.returncode == -signal.SIGKILL, "training finished before it could be killed"
     out = subprocess.run([sys.executable, "-c", KILL_SCRIPT, str(killed)], cwd=REPO, env=env,
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "resuming from step" in out.stdout
-    config = tiny_fm_config(steps=400, checkpoint_every=20, log_every=20, steps_per_dispatch=1)
-    config.eval.samplers = ("euler@2",)
+    config = tiny_fm_config(steps=300, checkpoint_every=20, log_every=20, steps_per_dispatch=1)
     a, sa = _final_params(full, config)
     b, sb = _final_params(killed, config)
-    assert sa == sb == 400
+    assert sa == sb == 300
     assert _max_diff(a, b) == 0.0  # bitwise
     steps = [json.loads(l)["step"] for l in (killed / "metrics.jsonl").read_text().splitlines()
              if json.loads(l)["split"] == "train"]
-    assert steps == list(range(20, 401, 20))  # no duplicated or missing log lines
+    assert steps == list(range(20, 301, 20))  # no duplicated or missing log lines
