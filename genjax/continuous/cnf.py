@@ -166,7 +166,7 @@ class CNF:
         """``T``: the learned ``sqrt_time^2`` or the fixed ``time_length``."""
         if self.train_time:
             return params["sqrt_time"] ** 2
-        return jnp.asarray(self.time_length, jnp.float32)
+        return jnp.asarray(self.time_length)
 
     def _field(self, s, x, args):
         net_params, end = args
