@@ -57,7 +57,20 @@ def _interleaved_min(fns: dict, rounds: int, calls: int) -> dict:
     return best
 
 
-def _trained_params(workdir: pathlib.Path | None):
+def jitted_train_step(model, tx):
+    """One compiled training iteration: ``(params, opt_state, batch, key) -> (params, opt_state, metrics)``."""
+
+    @jax.jit
+    def step(p, opt, batch, key):
+        (_, m), g = jax.value_and_grad(model.loss, has_aux=True)(p, batch, key)
+        updates, opt = tx.update(g, opt, p)
+        return optax.apply_updates(p, updates), opt, m
+
+    return step
+
+
+def trained_params(workdir: pathlib.Path | None):
+    """``(params, step)`` of a run's latest checkpoint, or ``(None, 0)`` when there is none."""
     if workdir is None or not (workdir / "checkpoints").exists():
         return None, 0
     from genjax import train
@@ -70,7 +83,7 @@ def _trained_params(workdir: pathlib.Path | None):
 
 def train_table(workdir, rounds: int, calls: int) -> None:
     ds = data.get_dataset("8gaussians")
-    params, step = _trained_params(workdir)
+    params, step = trained_params(workdir)
     fns, nfes, rows = {}, {}, []
     for batch_size in (100, 512):
         batch = ds.train_batch(jax.random.key(0), 10_000, batch_size)
@@ -81,13 +94,7 @@ def train_table(workdir, rounds: int, calls: int) -> None:
                 p = params if params is not None else model.init(jax.random.key(0), batch)
                 tx = optax.adamw(1e-3, weight_decay=1e-5)
                 opt = tx.init(p)
-
-                @jax.jit
-                def step_fn(p, opt, batch, key, model=model, tx=tx):
-                    (_, m), g = jax.value_and_grad(model.loss, has_aux=True)(p, batch, key)
-                    updates, opt = tx.update(g, opt, p)
-                    return optax.apply_updates(p, updates), opt, m
-
+                step_fn = jitted_train_step(model, tx)
                 key = jax.random.key(1)
                 _, _, m = step_fn(p, opt, batch, key)  # compile
                 nfes[(batch_size, div, adjoint)] = float(m["nfe"])

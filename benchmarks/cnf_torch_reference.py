@@ -21,7 +21,6 @@ is the forward count from the solver statistics).
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import pathlib
@@ -37,6 +36,7 @@ import numpy as np
 import optax
 
 from benchmarks.common import report
+from benchmarks.cnf_speed import jitted_train_step, trained_params
 from genjax import data, registry
 
 
@@ -111,13 +111,11 @@ def main() -> None:
     except ImportError:
         print("PyTorch is not installed: pip install torch==2.13.0 torchdiffeq (CPU wheel); nothing to compare")
         return
-    from genjax import train
-    from genjax.cli import _tuples
-
-    workdir = pathlib.Path(args.workdir)
-    config = ml_collections.ConfigDict(_tuples(json.loads((workdir / "config.json").read_text())))
-    _, state, step = train.restore_for_eval(config, workdir)
-    params = jax.tree_util.tree_map(np.asarray, state.params)
+    jax_params, step = trained_params(pathlib.Path(args.workdir))
+    if jax_params is None:
+        print(f"no checkpoint in {args.workdir}: train first with python -m experiments.ffjord_toy")
+        return
+    params = jax.tree_util.tree_map(np.asarray, jax_params)
     ds = data.get_dataset("8gaussians")
     rows = []
     for batch_size in (100, 512):
@@ -126,16 +124,10 @@ def main() -> None:
             mc = ml_collections.ConfigDict({"name": "ffjord", "divergence": div, "adjoint": "recursive"})
             model = registry.build_model(mc, ds)
             tx = optax.adam(1e-3)
-            opt = tx.init(state.params)
-
-            @jax.jit
-            def jax_step(p, opt, batch, key, model=model, tx=tx):
-                (_, m), g = jax.value_and_grad(model.loss, has_aux=True)(p, batch, key)
-                updates, opt = tx.update(g, opt, p)
-                return optax.apply_updates(p, updates), opt, m
-
+            opt = tx.init(jax_params)
+            jax_step = jitted_train_step(model, tx)
             key = jax.random.key(1)
-            _, _, m = jax_step(state.params, opt, batch, key)
+            _, _, m = jax_step(jax_params, opt, batch, key)
             jax_nfe = float(m["nfe"])
 
             cnf = _torch_model(params, div)
@@ -162,7 +154,7 @@ def main() -> None:
             timed_torch()
             best = {"jax": float("inf"), "torch": float("inf")}
             for _ in range(args.rounds):
-                for name, fn in (("jax", lambda: jax.block_until_ready(jax_step(state.params, opt, batch, key))),
+                for name, fn in (("jax", lambda: jax.block_until_ready(jax_step(jax_params, opt, batch, key))),
                                  ("torch", timed_torch)):
                     start = time.perf_counter()
                     for _ in range(args.calls):

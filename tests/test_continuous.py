@@ -122,7 +122,10 @@ def test_backsolve_gradients_match_recursive_checkpoint(div):
         grads = {}
         for adjoint in ("recursive", "backsolve"):
             cfg = ODESolverConfig("dopri5", rtol=1e-8, atol=1e-8, adjoint=adjoint)
-            model = _tiny_cnf(cfg, divergence=div, kinetic_weight=0.1, jacobian_weight=0.1)
+            # The RNODE terms ride along in the slow (Hutchinson) variant only: they enlarge the
+            # compiled solve, and their gradient path is the same for both divergences.
+            weight = 0.1 if div == "hutchinson" else 0.0
+            model = _tiny_cnf(cfg, divergence=div, kinetic_weight=weight, jacobian_weight=weight)
             params = jax.tree_util.tree_map(lambda p: p.astype(jnp.float64), model.init(jax.random.key(1), batch))
             grads[adjoint] = jax.grad(lambda p: model.loss(p, batch, jax.random.key(2))[0])(params)
         flat_r = jnp.concatenate([g.ravel() for g in jax.tree_util.tree_leaves(grads["recursive"])])
@@ -271,10 +274,10 @@ def trained_toy():
 
     c = default_config()
     c.data.name = "8gaussians"
-    c.data.batch_size = 256
+    c.data.batch_size = 128
     c.model = ml_collections.ConfigDict({"name": "ffjord", "hidden": (32, 32), "divergence": "hutchinson",
                                          "rtol": 1e-3, "atol": 1e-3, "eval_rtol": 1e-6, "eval_atol": 1e-6})
-    c.train.steps, c.train.lr, c.train.steps_per_dispatch = 150, 1e-2, 150
+    c.train.steps, c.train.lr, c.train.steps_per_dispatch = 120, 1e-2, 120
     c.train.ema_decay = 0.0
     trainer = train.Trainer.from_config(c)
     state, metrics = trainer.run(trainer.init(), 0, c.train.steps)
