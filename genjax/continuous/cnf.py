@@ -266,12 +266,17 @@ class CNF:
     # -- evaluation -----------------------------------------------------------------------------
 
     def extra_metrics(self, params, key: jax.Array, batch: dict) -> dict:
-        """NFE of the density solve, which trace it used, ``T``, and the RNODE terms on ``batch``."""
+        """NFE of ``log_prob``'s solve, which trace it used, ``T``, and the RNODE terms on ``batch``.
+
+        The RNODE integrals come from a second solve that carries them in its state (extra state
+        changes the adaptive steps, so ``logp_nfe`` is measured without them).
+        """
         x = self._flat(batch["x"])
-        state, nfe = self._encode(params, x, key, self.eval_divergence, self.eval_solver, regularise=True)
+        _, stats = self.log_prob_with_stats(params, x, key)
+        state, _ = self._encode(params, x, key, self.eval_divergence, self.eval_solver, regularise=True)
         end = self.end_time(params)
         return {
-            "logp_nfe": nfe,
+            "logp_nfe": stats["nfe"],
             "logp_exact_trace": jnp.float32(self.eval_divergence == "exact"),
             "end_time": end,
             "kinetic": jnp.mean(state["kinetic"]) / end,
