@@ -48,12 +48,16 @@ class ODESolverConfig:
       solver: a name in ``SOLVERS``. Adaptive solvers (tsit5, dopri5, ...) use a PID step-size
         controller with ``rtol``/``atol``; fixed-step ones (euler, heun, midpoint, ralston) take
         ``steps`` equal steps.
-      steps: number of steps of a fixed-step solve; also sets the first step of an adaptive one.
+      steps: number of steps of a fixed-step solve; also sets the first step of an adaptive one
+        (``(t1 - t0) / steps``) unless ``dt0`` is given.
       rtol, atol: tolerances of an adaptive solve.
       max_steps: a solve that needs more steps fails loudly rather than hanging.
       adjoint: gradients by differentiating through the solver ("recursive", checkpointed),
         solving the adjoint ODE backwards ("backsolve", O(1) memory) or plain autodiff ("direct").
       fixed_grid: run an adaptive solver's tableau on a fixed grid of ``steps`` steps instead.
+      dt0: first step of an adaptive solve: ``None`` takes ``(t1 - t0) / steps``, a float > 0
+        that magnitude (in the direction of integration), ``"auto"`` diffrax's initial-step
+        heuristic (Hairer et al.), as torchdiffeq does.
     """
 
     solver: str = "tsit5"
@@ -63,6 +67,7 @@ class ODESolverConfig:
     max_steps: int = 10_000
     adjoint: str = "recursive"
     fixed_grid: bool = False
+    dt0: float | str | None = None
 
     def __post_init__(self):
         if self.solver not in SOLVERS:
@@ -71,6 +76,8 @@ class ODESolverConfig:
             raise ValueError(f"unknown adjoint {self.adjoint!r}; known: {list(ADJOINTS)}")
         if self.steps < 1:
             raise ValueError(f"ODE steps must be >= 1, got {self.steps}")
+        if not (self.dt0 is None or self.dt0 == "auto" or (isinstance(self.dt0, (int, float)) and self.dt0 > 0)):
+            raise ValueError(f"ODE dt0 must be None, 'auto' or a float > 0, got {self.dt0!r}")
 
     @property
     def adaptive(self) -> bool:
@@ -115,6 +122,10 @@ def odeint(
     """
     info = SOLVERS[cfg.solver]
     dt0 = (t1 - t0) / cfg.steps
+    if cfg.adaptive and cfg.dt0 == "auto":
+        dt0 = None  # diffrax's heuristic; the NFE formula below still counts every evaluation
+    elif cfg.adaptive and cfg.dt0 is not None:
+        dt0 = cfg.dt0 * jnp.sign(jnp.asarray(t1 - t0, jnp.result_type(float)))
     if cfg.adaptive:
         controller = diffrax.PIDController(rtol=cfg.rtol, atol=cfg.atol)
         max_steps = cfg.max_steps

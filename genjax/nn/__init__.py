@@ -1,5 +1,6 @@
 """Linen networks shared by the families."""
 
+from genjax.nn.concatsquash import ConcatSquashDense, ConcatSquashMLP
 from genjax.nn.mlp import (
     ACTIVATIONS,
     MLP,
@@ -11,6 +12,8 @@ from genjax.nn.mlp import (
 
 __all__ = [
     "ACTIVATIONS",
+    "ConcatSquashDense",
+    "ConcatSquashMLP",
     "MLP",
     "TimeEmbedding",
     "TimeMLP",

@@ -1,0 +1,322 @@
+"""CNF / FFJORD and the Neural ODE layer: divergences, closed forms, adjoints, orders, densities."""
+
+import functools
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import pytest
+
+from genjax import data, registry
+from genjax.continuous import (
+    CNF,
+    NeuralODE,
+    ODESolverConfig,
+    exact_divergence,
+    hutchinson_divergence,
+    integrate_with_log_det,
+    odeint,
+    sample_probe,
+)
+from genjax.continuous.divergence import UNROLL_MAX_DIM
+from genjax.errors import ConfigError
+from genjax.nn import ConcatSquashDense, ConcatSquashMLP
+
+
+class LinearField(nn.Module):
+    """``dx/dt = A x`` with ``A`` a parameter initialised to a given matrix (time ignored)."""
+
+    matrix: np.ndarray
+
+    @nn.compact
+    def __call__(self, x, t):
+        a = self.param("a", lambda key: jnp.asarray(self.matrix, x.dtype))
+        return x @ a.T
+
+
+def _random_field(d, key, hidden=(16, 16)):
+    net = ConcatSquashMLP(hidden)
+    params = net.init(key, jnp.zeros((1, d)), jnp.zeros(()))
+    return lambda x: net.apply(params, x, jnp.asarray(0.3, x.dtype))
+
+
+# -- divergences --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("d", [2, 5, UNROLL_MAX_DIM + 3])
+def test_exact_divergence_equals_trace_of_jacobian(d):
+    f = _random_field(d, jax.random.key(d))
+    x = jax.random.normal(jax.random.key(1), (7, d))
+    fx, div, sq_jac = exact_divergence(f, x)
+    jac = jax.vmap(jax.jacobian(lambda xi: f(xi[None])[0]))(x)  # [batch, d, d]
+    np.testing.assert_allclose(fx, f(x), rtol=1e-6)
+    np.testing.assert_allclose(div, jnp.trace(jac, axis1=1, axis2=2), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(sq_jac, jnp.sum(jac**2, axis=(1, 2)), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("probe", ["gaussian", "rademacher"])
+def test_hutchinson_divergence_is_unbiased(probe):
+    d, n = 6, 20_000
+    f = _random_field(d, jax.random.key(0))
+    x = jnp.broadcast_to(jax.random.normal(jax.random.key(1), (1, d)), (n, d))  # one point, n probes
+    e = sample_probe(jax.random.key(2), x.shape, probe)
+    _, est, sq_est = hutchinson_divergence(f, x, e)
+    _, exact, sq_exact = exact_divergence(f, x[:1])
+    for values, target in ((est, exact[0]), (sq_est, sq_exact[0])):
+        se = float(jnp.std(values)) / np.sqrt(n)
+        assert abs(float(jnp.mean(values)) - float(target)) < 3 * se, (float(jnp.mean(values)), float(target), se)
+    if probe == "rademacher":
+        assert set(np.unique(np.asarray(e)).tolist()) == {-1.0, 1.0}
+
+
+def test_linear_ode_log_det_is_t_times_trace_exact_and_hutchinson():
+    t1 = 0.7
+    with jax.enable_x64(True):
+        a = jnp.array([[-0.4, 1.3, 0.2], [-0.8, 0.3, 0.5], [0.1, -0.6, 0.9]])
+        field = lambda t, x, args: x @ args.T  # noqa: E731
+        x0 = jax.random.normal(jax.random.key(0), (4000, 3), jnp.float64)
+        cfg = ODESolverConfig("dopri5", rtol=1e-9, atol=1e-9)
+        state, _ = integrate_with_log_det(field, x0, 0.0, t1, cfg, args=a, div="exact")
+        np.testing.assert_allclose(state["logdet"], t1 * jnp.trace(a), atol=1e-5)
+        np.testing.assert_allclose(state["x"], x0 @ jax.scipy.linalg.expm(t1 * a).T, atol=1e-7)
+        for kind in ("gaussian", "rademacher"):
+            e = sample_probe(jax.random.key(1), x0.shape, kind, jnp.float64)
+            state, _ = integrate_with_log_det(field, x0, 0.0, t1, cfg, args=a, div="hutchinson", probe=e)
+            # One probe per example, fixed for the whole solve: each estimate is t e^T A e exactly.
+            np.testing.assert_allclose(state["logdet"], t1 * jnp.einsum("bi,ij,bj->b", e, a, e), atol=1e-5)
+            mean, se = float(jnp.mean(state["logdet"])), float(jnp.std(state["logdet"])) / np.sqrt(len(x0))
+            assert abs(mean - t1 * float(jnp.trace(a))) < 3 * se, (kind, mean, se)
+
+
+def test_rnode_terms_match_closed_form_through_the_model():
+    # dx/dt = a x: ||f||^2 integrates to a/2 (e^{2aT} - 1) ||x0||^2, ||J||_F^2 to d a^2 T.
+    a, end, d = -0.6, 0.8, 2
+    with jax.enable_x64(True):
+        model = CNF(LinearField(a * np.eye(d)), (d,), solver=ODESolverConfig("dopri5", rtol=1e-10, atol=1e-10),
+                    time_length=end, train_time=False)
+        x = jax.random.normal(jax.random.key(0), (64, d), jnp.float64)
+        params = model.init(jax.random.key(1), {"x": x})
+        extra = model.extra_metrics(params, jax.random.key(2), {"x": x})
+        sq = jnp.sum(x**2, -1)
+        np.testing.assert_allclose(extra["kinetic"], jnp.mean(a / 2 * (np.exp(2 * a * end) - 1) * sq), rtol=1e-7)
+        np.testing.assert_allclose(extra["jac_frob"], d * a**2 * end, rtol=1e-7)
+        z = x * np.exp(a * end)
+        expected = -0.5 * jnp.sum(z**2, -1) - d / 2 * np.log(2 * np.pi) + d * a * end
+        np.testing.assert_allclose(model.log_prob(params, x), expected, rtol=1e-9)
+
+
+# -- solves, adjoints, NFE ----------------------------------------------------------------------
+
+
+def _tiny_cnf(solver, **kw):
+    return CNF(ConcatSquashMLP((8, 8)), (2,), solver=solver, **kw)
+
+
+@pytest.mark.parametrize("div", ["exact", pytest.param("hutchinson", marks=pytest.mark.slow)])
+def test_backsolve_gradients_match_recursive_checkpoint(div):
+    with jax.enable_x64(True):
+        x = jax.random.normal(jax.random.key(0), (8, 2), jnp.float64)
+        batch = {"x": x}
+        grads = {}
+        for adjoint in ("recursive", "backsolve"):
+            cfg = ODESolverConfig("dopri5", rtol=1e-8, atol=1e-8, adjoint=adjoint)
+            # The RNODE terms ride along in the slow (Hutchinson) variant only: they enlarge the
+            # compiled solve, and their gradient path is the same for both divergences.
+            weight = 0.1 if div == "hutchinson" else 0.0
+            model = _tiny_cnf(cfg, divergence=div, kinetic_weight=weight, jacobian_weight=weight)
+            params = jax.tree_util.tree_map(lambda p: p.astype(jnp.float64), model.init(jax.random.key(1), batch))
+            grads[adjoint] = jax.grad(lambda p: model.loss(p, batch, jax.random.key(2))[0])(params)
+        flat_r = jnp.concatenate([g.ravel() for g in jax.tree_util.tree_leaves(grads["recursive"])])
+        flat_b = jnp.concatenate([g.ravel() for g in jax.tree_util.tree_leaves(grads["backsolve"])])
+        assert float(jnp.linalg.norm(flat_b - flat_r) / jnp.linalg.norm(flat_r)) < 1e-3
+        assert float(jnp.abs(grads["backsolve"]["sqrt_time"] / grads["recursive"]["sqrt_time"] - 1)) < 1e-3
+
+
+def test_neural_ode_layer_gradients_and_closed_form():
+    a = np.array([[-0.5, 1.0], [-1.0, -0.5]])
+    x = jnp.array([[1.0, 0.5], [0.2, -0.3]])
+    # d/dA sum ||expm(tA) x||^2, by autodiff of the closed form.
+    closed = jax.value_and_grad(lambda m: jnp.sum((x @ jax.scipy.linalg.expm(1.5 * m).T) ** 2))(
+        jnp.asarray(a, jnp.float32))
+    for adjoint in ("recursive", "backsolve"):
+        layer = NeuralODE(LinearField(a), ODESolverConfig("tsit5", rtol=1e-7, atol=1e-7, adjoint=adjoint), t1=1.5)
+        params = layer.init(jax.random.key(0), x)
+
+        def loss(p):
+            y, nfe = layer.apply(p, x)
+            return jnp.sum(y**2), nfe
+
+        (value, nfe), grads = jax.value_and_grad(loss, has_aux=True)(params)
+        assert int(nfe) > 0
+        np.testing.assert_allclose(value, closed[0], rtol=1e-5)
+        np.testing.assert_allclose(grads["params"]["field"]["a"], closed[1], rtol=1e-3, atol=1e-4)
+
+
+_slow = pytest.mark.slow
+
+
+@pytest.mark.parametrize("name,order", [("euler", 1), pytest.param("midpoint", 2, marks=_slow), ("heun", 2),
+                                        pytest.param("ralston", 2, marks=_slow), ("bosh3", 3),
+                                        pytest.param("tsit5", 5, marks=_slow), ("dopri5", 5)])
+def test_fixed_step_cnf_solve_converges_at_the_solver_order(name, order):
+    with jax.enable_x64(True):
+        solve, exact = _order_problem()
+        steps = np.array([8, 16, 32]) if order >= 3 else np.array([8, 16, 32, 64])
+        errs = [float(jnp.max(jnp.abs(solve(ODESolverConfig(name, steps=int(n), fixed_grid=True)) - exact)))
+                for n in steps]
+        slope = -np.polyfit(np.log(steps), np.log(errs), 1)[0]
+        assert abs(slope - order) < 0.3, (name, slope, errs)
+
+
+@functools.cache
+def _order_problem():
+    """A nonlinear CNF solve in float64 (call under x64) and its tight-tolerance solution."""
+    net = ConcatSquashMLP((8,), activation="tanh")
+    x = jax.random.normal(jax.random.key(0), (8, 2), jnp.float64)
+    params = jax.tree_util.tree_map(lambda p: p.astype(jnp.float64),
+                                    net.init(jax.random.key(3), x, jnp.zeros((), jnp.float64)))
+    field = lambda t, y, p: net.apply(p, y, t)  # noqa: E731
+
+    def solve(cfg):
+        state, _ = integrate_with_log_det(field, x, 0.0, 1.0, cfg, args=params)
+        return jnp.concatenate([state["x"].ravel(), state["logdet"]])
+
+    return solve, solve(ODESolverConfig("dopri8", rtol=1e-13, atol=1e-13))
+
+
+def test_reported_nfe_counts_evaluations_with_automatic_first_step():
+    counter = []
+
+    def field(t, x, args):
+        jax.debug.callback(lambda: counter.append(1))
+        return jnp.tanh(x) * args
+
+    x = jax.random.normal(jax.random.key(0), (5, 2))
+    cfg = ODESolverConfig("dopri5", rtol=1e-6, atol=1e-6, dt0="auto")
+    state, nfe = integrate_with_log_det(field, x, 0.0, 1.0, cfg, args=jnp.float32(1.5))
+    jax.block_until_ready(state)
+    assert int(nfe) == len(counter)
+    counter.clear()
+    y, nfe = odeint(field, x, 0.0, 1.0, cfg.replace(dt0=0.05), args=jnp.float32(1.5))
+    jax.block_until_ready(y)
+    assert int(nfe) == len(counter)
+
+
+def test_dt0_validation():
+    with pytest.raises(ValueError, match="dt0"):
+        ODESolverConfig(dt0=-1.0)
+    with pytest.raises(ValueError, match="dt0"):
+        ODESolverConfig(dt0="fast")
+
+
+# -- the model ----------------------------------------------------------------------------------
+
+
+def test_concatsquash_dense_is_gated_and_shifted_by_time():
+    layer = ConcatSquashDense(3)
+    x, t = jax.random.normal(jax.random.key(0), (4, 2)), jnp.float32(0.7)
+    params = layer.init(jax.random.key(1), x, t)["params"]
+    lin, gate, shift = params["linear"], params["gate"], params["shift"]
+    expected = (x @ lin["kernel"] + lin["bias"]) * jax.nn.sigmoid(t * gate["kernel"][0] + gate["bias"]) \
+        + t * shift["kernel"][0]
+    np.testing.assert_allclose(layer.apply({"params": params}, x, t), expected, rtol=1e-6)
+    # One time per row gives the same as the scalar time broadcast.
+    np.testing.assert_allclose(layer.apply({"params": params}, x, jnp.full((4,), t)), expected, rtol=1e-6)
+
+
+def _toy_model(**model_keys):
+    ds = data.get_dataset("8gaussians")
+    mc = ml_collections.ConfigDict({"name": "ffjord", "hidden": (16, 16), **model_keys})
+    return registry.build_model(mc, ds), ds
+
+
+def test_log_prob_jit_equals_nojit_and_batched_equals_per_example():
+    model, ds = _toy_model(rtol=1e-7, atol=1e-7)
+    x = ds.sample(jax.random.key(0), 6)["x"]
+    params = model.init(jax.random.key(1), {"x": x})
+    lp = model.log_prob(params, x)
+    np.testing.assert_allclose(jax.jit(model.log_prob)(params, x), lp, atol=1e-5)
+    # Each example alone (vmap of one-example solves: each takes its own adaptive steps).
+    singles = jax.vmap(lambda xi: model.log_prob(params, xi[None])[0])(x)
+    np.testing.assert_allclose(singles, lp, atol=2e-4)
+
+
+def test_hutchinson_log_prob_is_unbiased_for_the_exact_one():
+    model, ds = _toy_model(eval_divergence="hutchinson", probe="rademacher")
+    x = jnp.broadcast_to(ds.sample(jax.random.key(0), 1)["x"], (4000, 2))
+    params = model.init(jax.random.key(1), {"x": x})
+    est = model.log_prob(params, x, key=jax.random.key(5))
+    exact, stats = model.log_prob_with_stats(params, x[:1], divergence="exact")
+    se = float(jnp.std(est)) / np.sqrt(len(est))
+    assert abs(float(jnp.mean(est)) - float(exact[0])) < 3 * se + 1e-4
+    assert int(stats["nfe"]) > 0
+
+
+def test_builder_rejects_bad_keys():
+    with pytest.raises(ConfigError, match="model.divergence"):
+        _toy_model(divergence="brute_force")
+    with pytest.raises(ConfigError, match="model.adjoint"):
+        _toy_model(adjoint="torch")
+    with pytest.raises(ConfigError, match="model.solvr"):
+        _toy_model(solvr="dopri5")
+    model, _ = _toy_model(dt0=0.0, eval_rtol=1e-7)
+    assert model.solver.dt0 == "auto" and model.eval_solver.rtol == 1e-7 and model.eval_divergence == "exact"
+
+
+@pytest.fixture(scope="module")
+def trained_toy():
+    """A small FFJORD trained briefly on 8gaussians (any params define a density; training
+    makes the check meaningful: mass concentrated on eight small modes)."""
+    from genjax import train
+    from genjax.config import default_config
+
+    c = default_config()
+    c.data.name = "8gaussians"
+    c.data.batch_size = 128
+    c.model = ml_collections.ConfigDict({"name": "ffjord", "hidden": (32, 32), "divergence": "hutchinson",
+                                         "rtol": 1e-3, "atol": 1e-3, "eval_rtol": 1e-6, "eval_atol": 1e-6})
+    c.train.steps, c.train.lr, c.train.steps_per_dispatch = 120, 1e-2, 120
+    c.train.ema_decay = 0.0
+    trainer = train.Trainer.from_config(c)
+    state, metrics = trainer.run(trainer.init(), 0, c.train.steps)
+    assert float(metrics["nll"][-20:].mean()) < float(metrics["nll"][:20].mean()) - 0.3
+    return trainer.model, state.params
+
+
+def test_trained_density_integrates_to_one_and_agrees_with_samples(trained_toy):
+    model, params = trained_toy
+    lim, n = 6.0, 241
+    g = np.linspace(-lim, lim, n)
+    pts = jnp.asarray(np.stack(np.meshgrid(g, g), -1).reshape(-1, 2), jnp.float32)
+    density = np.exp(np.asarray(jax.jit(model.log_prob)(params, pts), np.float64))
+    cell = (g[1] - g[0]) ** 2
+    mass = density.sum() * cell
+    assert abs(mass - 1.0) < 0.01, mass
+    # The density's mean and second moments equal those of the samples (within 4 standard errors).
+    x, logp, _ = jax.jit(lambda p, k: model.sample_and_log_prob(p, k, 4000))(params, jax.random.key(7))
+    x = np.asarray(x, np.float64)
+    pts = np.asarray(pts, np.float64)
+    feats_grid = np.stack([pts[:, 0], pts[:, 1], pts[:, 0] ** 2, pts[:, 1] ** 2], -1)
+    feats_samp = np.stack([x[:, 0], x[:, 1], x[:, 0] ** 2, x[:, 1] ** 2], -1)
+    grid_moments = (density[:, None] * feats_grid).sum(0) * cell / mass
+    se = feats_samp.std(0) / np.sqrt(len(x))
+    assert np.all(np.abs(feats_samp.mean(0) - grid_moments) < 4 * se), (feats_samp.mean(0), grid_moments, se)
+    # log p of a sample from its own (backward) solve equals log_prob's forward solve.
+    np.testing.assert_allclose(model.log_prob(params, jnp.asarray(x[:500], jnp.float32)), logp[:500], atol=2e-3)
+
+
+def test_sample_nfe_and_trajectories(trained_toy, tmp_path):
+    from genjax.continuous.plots import plot_density, plot_trajectories
+
+    model, params = trained_toy
+    x, stats = model.sample_with_stats(params, jax.random.key(0), 100)
+    assert x.shape == (100, 2) and int(stats["nfe"]) > 0
+    xs = model.trajectories(params, jax.random.key(0), 100, points=5)
+    assert xs.shape == (5, 100, 2)
+    np.testing.assert_allclose(xs[-1], x, atol=1e-4)  # same key: the path ends at the sample
+    x_heun, stats = model.sample_with_stats(params, jax.random.key(0), 100, sampler="heun@10")
+    assert int(stats["nfe"]) == 20
+    assert plot_trajectories(model, params, tmp_path / "t.png", num=50, points=5).stat().st_size > 0
+    assert plot_density(model, params, tmp_path / "d.png", resolution=20).stat().st_size > 0
