@@ -21,6 +21,7 @@ source batch*, so ``x0[i]`` becomes the partner of ``x1[i]`` and anything attach
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 
 import jax
@@ -55,14 +56,20 @@ def transport_cost(x0: jax.Array, x1: jax.Array) -> jax.Array:
 # exact OT on the host
 
 
+@functools.cache
+def _pot():
+    try:
+        import ot  # POT's network simplex: faster than scipy's assignment on 256 x 256 costs here
+    except ImportError:
+        return None
+    return ot
+
+
 def _assignment(cost: np.ndarray) -> np.ndarray:
     """``perm`` minimising ``sum_i cost[i, perm[i]]`` (exact)."""
     n = cost.shape[0]
-    try:
-        import ot  # POT's network simplex: about 2x faster than scipy on 256 x 256 here
-    except ImportError:
-        ot = None
-    if ot is not None:
+    ot = _pot()
+    if ot is not None and n > 64:
         uniform = np.full(n, 1.0 / n)
         plan = ot.emd(uniform, uniform, cost)
         # For uniform marginals of equal size an optimal vertex is a permutation matrix / n.
