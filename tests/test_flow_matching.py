@@ -336,3 +336,23 @@ def test_builder_wires_couplings_sources_and_pairs(tmp_path):
     assert isinstance(m.coupling, PairsCoupling) and m.coupling.num_pairs == 7
     m = registry.build_model(_config(conditional=True, eval_guidance=(0.0, 1.0)).model, ds)
     assert m.num_classes == 2 and m.label_dropout == 0.1 and m.eval_guidance == (0.0, 1.0)
+
+
+@pytest.mark.slow  # two tiny trainings and evaluations
+def test_reflow_rounds_chain_runs_through_pairs_files(tmp_path, capsys):
+    from experiments.reflow_rounds import main as reflow_main
+    from genjax.cli import main as cli_main
+
+    workdir = tmp_path / "rf"
+    argv = ["--config", "experiments/rf_moons.py", "--workdir", str(workdir), "--reflows", "1", "--pairs", "512",
+            "--config.train.steps=20", "--config.train.steps_per_dispatch=10", "--config.train.progress=False",
+            "--config.train.plot=False", "--config.eval.repeats=1", "--config.eval.num_samples=200",
+            "--config.model.solver=heun", "--config.model.steps=4"]
+    assert reflow_main(argv) == 0
+    saved = json.loads((workdir / "rf2" / "config.json").read_text())
+    assert saved["model"]["coupling"] == "pairs" and saved["model"]["pairs"] == str(workdir / "rf2" / "pairs.npz")
+    with np.load(workdir / "rf2" / "pairs.npz") as f:
+        assert f["x0"].shape == f["x1"].shape == (512, 2)
+    assert cli_main(["eval", "--workdir", str(workdir / "rf2")]) == 0
+    out = capsys.readouterr().out
+    assert "straightness" in out and "w2/euler@1" in out
