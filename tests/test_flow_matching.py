@@ -121,12 +121,13 @@ def test_general_affine_path_reproduces_the_named_paths():
 
 
 def test_exact_ot_matches_brute_force_on_small_batches():
+    partners_fn = jax.jit(exact_ot_partners)
     for seed in range(5):
         x0 = np.asarray(jax.random.normal(jax.random.key(seed), (6, 2)))
         x1 = np.asarray(jax.random.normal(jax.random.key(100 + seed), (6, 2)))
         cost = np.asarray(squared_distances(x0, x1))
         best = min(sum(cost[p[i], i] for i in range(6)) for p in itertools.permutations(range(6)))
-        partners = np.asarray(exact_ot_partners(jnp.asarray(x0), jnp.asarray(x1)))
+        partners = np.asarray(partners_fn(jnp.asarray(x0), jnp.asarray(x1)))
         assert sorted(partners) == list(range(6))
         np.testing.assert_allclose(cost[partners, np.arange(6)].sum(), best, rtol=1e-6)
 
@@ -158,15 +159,16 @@ def test_sinkhorn_plan_has_uniform_marginals_and_approaches_exact_ot():
     cost = squared_distances(x0, x1)
     exact = float(transport_cost(ExactOTCoupling()(None, x0, x1)[0], x1))
     costs = []
+    log_plan = jax.jit(sinkhorn_log_plan, static_argnums=2)
     for eps in (1.0, 0.1, 0.01):
-        plan = jnp.exp(sinkhorn_log_plan(cost, eps * jnp.mean(cost), 300))
+        plan = jnp.exp(log_plan(cost, eps * jnp.mean(cost), 300))
         np.testing.assert_allclose(plan.sum(0), 1 / 64, rtol=1e-4)  # the last update is on columns
         np.testing.assert_allclose(plan.sum(1), 1 / 64, rtol=2e-2)
         costs.append(float(jnp.sum(plan * cost)))
     assert costs[0] > costs[1] > costs[2] >= exact * (1 - 1e-4)
     assert costs[2] < exact * 1.05
     # the coupling draws x0 from the plan's column: data order kept, cost near the plan's
-    y0, y1 = SinkhornCoupling(epsilon=0.01, iters=300)(jax.random.key(3), x0, x1)
+    y0, y1 = jax.jit(SinkhornCoupling(epsilon=0.01, iters=300))(jax.random.key(3), x0, x1)
     np.testing.assert_array_equal(y1, x1)
     assert float(transport_cost(y0, y1)) < 0.8 * float(transport_cost(x0, x1))
 
@@ -230,19 +232,20 @@ def test_guidance_weights_interpolate_conditional_and_null_fields():
     model = _cond_model()
     x = jax.random.normal(jax.random.key(0), (5, 2))
     label = jnp.array([0, 1, 2, 0, 1])
-    params = model.init(jax.random.key(1), {"x": x, "label": label})
-    v_cond = model.velocity(params, x, 0.3, label, guidance=1.0)
-    v_null = model.velocity(params, x, 0.3, jnp.full_like(label, 3), guidance=1.0)
-    np.testing.assert_allclose(model.velocity(params, x, 0.3, label, guidance=0.0), v_null, atol=1e-6)
-    np.testing.assert_allclose(model.velocity(params, x, 0.3, label, guidance=2.5),
-                               v_null + 2.5 * (v_cond - v_null), rtol=1e-5, atol=1e-5)
+    params = jax.jit(model.init)(jax.random.key(1), {"x": x, "label": label})
+    velocity = jax.jit(model.velocity, static_argnums=4)
+    v_cond = velocity(params, x, 0.3, label, 1.0)
+    v_null = velocity(params, x, 0.3, jnp.full_like(label, 3), 1.0)
+    np.testing.assert_allclose(velocity(params, x, 0.3, label, 0.0), v_null, atol=1e-6)
+    np.testing.assert_allclose(velocity(params, x, 0.3, label, 2.5), v_null + 2.5 * (v_cond - v_null),
+                               rtol=1e-5, atol=1e-5)
     assert float(jnp.max(jnp.abs(v_cond - v_null))) > 1e-4
 
 
 def test_label_dropout_replaces_the_expected_fraction_with_the_null_id():
     model = _cond_model(label_dropout=0.25)
     label = jnp.zeros((20000,), jnp.int32)
-    dropped = model._train_label(jax.random.key(0), {"label": label})
+    dropped = jax.jit(model._train_label)(jax.random.key(0), {"label": label})
     frac = float(jnp.mean(dropped == 3))
     assert abs(frac - 0.25) < 0.015 and set(np.unique(dropped)) == {0, 3}
 
@@ -250,9 +253,9 @@ def test_label_dropout_replaces_the_expected_fraction_with_the_null_id():
 def test_loss_jit_equals_nojit_with_noise_ot_and_dataset_source():
     from genjax.flow_matching import DatasetSource
 
-    model = FlowMatching(ConcatMLP(hidden=(16, 16)), (2,), coupling=ExactOTCoupling(), sigma=0.1,
+    model = FlowMatching(ConcatMLP(hidden=(8,)), (2,), coupling=ExactOTCoupling(), sigma=0.1,
                          source=DatasetSource(get_dataset("8gaussians")))
-    batch = get_dataset("moons").sample(jax.random.key(0), 32)
+    batch = get_dataset("moons").sample(jax.random.key(0), 16)
     params = model.init(jax.random.key(1), batch)
     a = model.loss(params, batch, jax.random.key(2))
     b = jax.jit(model.loss)(params, batch, jax.random.key(2))
