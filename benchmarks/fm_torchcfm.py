@@ -76,7 +76,7 @@ def torch_train(torch, method: str, x0: np.ndarray, x1: np.ndarray, *, sigma: fl
     matcher = (ExactOptimalTransportConditionalFlowMatcher if method == "otcfm" else ConditionalFlowMatcher)(sigma=sigma)
     model = MLP(dim=2, w=64, time_varying=True)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    x0_all, x1_all = torch.from_numpy(x0), torch.from_numpy(x1)
+    x0_all, x1_all = torch.from_numpy(np.array(x0)), torch.from_numpy(np.array(x1))
     start = time.perf_counter()
     for i in range(x0.shape[0]):
         opt.zero_grad()
@@ -145,6 +145,8 @@ def quality(args) -> None:
     from genjax.train import evaluate
 
     torch = _torchcfm()
+    if torch is not None:
+        torch.set_num_threads(1)  # the faster setting for this net on this CPU (see --speed)
     rows = []
     for task in args.tasks.split(","):
         config = cfm_config("otcfm", task)
