@@ -359,3 +359,17 @@ def test_reflow_rounds_chain_runs_through_pairs_files(tmp_path, capsys):
     assert cli_main(["eval", "--workdir", str(workdir / "rf2")]) == 0
     out = capsys.readouterr().out
     assert "straightness" in out and "w2/euler@1" in out
+
+
+def test_extra_metrics_report_path_and_class_statistics():
+    c = _config(conditional=True, eval_guidance=(2.0,), solver="heun", steps=4)
+    ds = get_dataset("moons")
+    model = registry.build_model(c.model, ds)
+    batch = ds.test_batch(64)
+    params = model.init(jax.random.key(0), batch)
+    out = model.extra_metrics(params, jax.random.key(1), batch)
+    assert set(out) == {"w2sq_source_data", "npe", "path_energy", "straightness", "nfe_path", "w2_class/w=2"}
+    assert out["nfe_path"] == 8 and all(np.isfinite(v) for v in out.values())
+    # the energy identity behind straightness: energy >= |x1 - x0|^2 on average (Jensen), up to the solver
+    assert out["straightness"] > -1e-3 * out["path_energy"]
+    assert model.extra_metrics(params, jax.random.key(1), ds.test_batch(32))["nfe_path"] == 8  # other sizes too

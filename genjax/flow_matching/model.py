@@ -241,10 +241,10 @@ class FlowMatching:
         return {"x0": x0, "x1": x1, "path_energy": jnp.mean(energy),
                 "straightness": jnp.mean(energy - chord), "nfe": nfe}
 
-    def _jit(self, name, fn, **static):
-        key = (name, tuple(sorted(static.items())))
+    def _jit(self, key, fn):
+        """``jax.jit(fn)``, compiled once per ``key`` (which must name every constant ``fn`` closes over)."""
         if key not in self._jitted:
-            self._jitted[key] = jax.jit(lambda *a: fn(*a, **static))
+            self._jitted[key] = jax.jit(fn)
         return self._jitted[key]
 
     def extra_metrics(self, params, key: jax.Array, batch: dict) -> dict:
@@ -262,7 +262,7 @@ class FlowMatching:
         x_data = np.asarray(batch["x"]).reshape(batch["x"].shape[0], -1)
         num = x_data.shape[0]
         if self.path_metrics:
-            fn = self._jit("path", lambda p, k: self.path_statistics(p, k, num))
+            fn = self._jit(("path", num), lambda p, k: self.path_statistics(p, k, num))
             stats = jax.device_get(fn(params, key))
             x0 = np.asarray(stats["x0"]).reshape(num, -1)
             if np.all(np.isfinite(stats["x1"])):
@@ -275,7 +275,7 @@ class FlowMatching:
         if self.num_classes is not None and "label" in batch and self.eval_guidance:
             labels = np.asarray(batch["label"])
             for w in self.eval_guidance:
-                fn = self._jit("class", lambda p, k, lab, w: self.sample(p, k, num, label=lab, guidance=w), w=w)
+                fn = self._jit(("class", num, w), lambda p, k, lab, w=w: self.sample(p, k, num, label=lab, guidance=w))
                 x = np.asarray(fn(params, jax.random.fold_in(key, 1), jnp.asarray(labels))).reshape(num, -1)
                 if not np.all(np.isfinite(x)):
                     continue
