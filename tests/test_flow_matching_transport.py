@@ -44,7 +44,8 @@ def _fit(model, steps=1500, batch=1024, lr=3e-2, seed=0, sample=_target):
         def step(carry, i):
             p, opt = carry
             k = jax.random.fold_in(key, i)
-            grads = jax.grad(lambda q: model.loss(q, sample(jax.random.fold_in(k, 0), batch), jax.random.fold_in(k, 1))[0])(p)
+            data = sample(jax.random.fold_in(k, 0), batch)
+            grads = jax.grad(lambda q: model.loss(q, data, jax.random.fold_in(k, 1))[0])(p)
             updates, opt = tx.update(grads, opt, p)
             return (optax.apply_updates(p, updates), opt), None
 

@@ -50,8 +50,9 @@ def _net(r: SectionReader, num_classes: int | None):
     kind = r.get("net", "time_mlp", *one_of(NETS))
     hidden = r.get("hidden", (256, 256, 256) if kind == "time_mlp" else (64, 64, 64), _widths,
                    "a tuple of positive ints")
+    even = (lambda v: isinstance(v, int) and v >= 2 and v % 2 == 0), "an even int >= 2"
     if kind == "linear":
-        return LinearVelocity(hidden=hidden, time_dim=r.get("time_dim", 16, lambda v: isinstance(v, int) and v >= 2 and v % 2 == 0, "an even int >= 2"))
+        return LinearVelocity(hidden=hidden, time_dim=r.get("time_dim", 16, *even))
     activation = r.get("activation", "silu" if kind == "time_mlp" else "selu", *one_of(sorted(NET_ACTIVATIONS)))
     if kind == "concat_mlp":
         return ConcatMLP(hidden=hidden, activation=activation, num_classes=num_classes)
@@ -60,7 +61,7 @@ def _net(r: SectionReader, num_classes: int | None):
                           f"expected one of {sorted(TIME_MLP_ACTIVATIONS)}")
     return TimeMLP(
         hidden=hidden,
-        time_dim=r.get("time_dim", 64, lambda v: isinstance(v, int) and v >= 2 and v % 2 == 0, "an even int >= 2"),
+        time_dim=r.get("time_dim", 64, *even),
         time_scale=r.get("time_scale", 1000.0, lambda v: v > 0, "a float > 0"),
         activation=activation,
         num_classes=num_classes,
@@ -127,7 +128,8 @@ def build_flow_matching(model_config, dataset) -> FlowMatching:
     path = LinearPath(sigma_min=sigma_min) if path_kind == "linear" else VPCosinePath()
     coupling = _coupling(r, dataset)
     if conditional and isinstance(coupling, PairsCoupling):
-        raise ConfigError("config key 'model.coupling' = 'pairs' stores no labels; use it with model.conditional = False")
+        raise ConfigError("config key 'model.coupling' = 'pairs' stores no labels; "
+                          "use it with model.conditional = False")
     kwargs = {}
     if conditional:
         kwargs = dict(

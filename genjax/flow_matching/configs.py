@@ -60,7 +60,8 @@ def cfm_config(method: str, task: str) -> ml_collections.ConfigDict:
 
     # W2 of 2000 vs 2000 points, 8 draws (standard errors reported), at the adaptive solve and
     # at 1 and 4 Euler steps (and 2 for rectified flows, whose reflows target few-step sampling).
-    c.eval.samplers = ("default", "euler@1", "euler@2", "euler@4") if method == "rf" else ("default", "euler@1", "euler@4")
+    few_steps = ("euler@1", "euler@2", "euler@4") if method == "rf" else ("euler@1", "euler@4")
+    c.eval.samplers = ("default", *few_steps)
     c.eval.repeats = 8
     c.eval.mmd = False
     return c
