@@ -1,33 +1,155 @@
-"""Config -> FlowMatching model (used by the registry)."""
+"""Config -> FlowMatching model (used by the registry).
+
+``model.*`` keys (all optional; defaults in brackets):
+
+- net ["time_mlp"]: "time_mlp" (``genjax.nn.TimeMLP``), "concat_mlp" (torchcfm's MLP on
+  ``[x, t]``) or "linear" (``v = A(t) x + b(t)``); hidden, time_dim, time_scale, activation.
+- path ["linear"]: "linear" (with ``sigma_min``) or "vp_cosine"; sigma [0]: Gaussian smoothing
+  around the path (torchcfm's ``sigma``).
+- coupling ["independent"]: "independent", "exact_ot", "sinkhorn" (``sinkhorn_epsilon``,
+  ``sinkhorn_iters``) or "pairs" (``pairs``: an ``.npz`` written by ``reflow.save_pairs``).
+- source ["gaussian"]: "gaussian" (N(0, I)) or a dataset name (data-to-data transport).
+- conditional [False]: class-conditional on the dataset's labels, with ``label_dropout`` [0.1]
+  for classifier-free guidance, default sampling ``guidance`` [1.0] and ``eval_guidance`` [()]
+  weights for the class-wise W2.
+- time_sampling, solver, steps, rtol, atol: training times and the default ODE solve.
+- path_metrics [True]: path energy / straightness / NPE in the evaluation.
+"""
 
 from __future__ import annotations
 
+import pathlib
+
+from genjax import data as gdata
 from genjax.config import SectionReader, one_of
 from genjax.continuous.ode import SOLVERS, ODESolverConfig
-from genjax.flow_matching.model import TIME_SAMPLING, FlowMatching
-from genjax.flow_matching.paths import LinearPath
-from genjax.nn import ACTIVATIONS, TimeMLP
+from genjax.errors import ConfigError
+from genjax.flow_matching.couplings import (
+    COUPLINGS,
+    ExactOTCoupling,
+    PairsCoupling,
+    SinkhornCoupling,
+    independent_coupling,
+)
+from genjax.flow_matching.model import TIME_SAMPLING, DatasetSource, FlowMatching
+from genjax.flow_matching.nets import NET_ACTIVATIONS, NETS, ConcatMLP, LinearVelocity
+from genjax.flow_matching.paths import PATHS, LinearPath, VPCosinePath
+from genjax.nn import ACTIVATIONS as TIME_MLP_ACTIVATIONS
+from genjax.nn import TimeMLP
 
 
 def _widths(v):
     return isinstance(v, tuple) and len(v) > 0 and all(isinstance(w, int) and w >= 1 for w in v)
 
 
+def _floats(v):
+    return isinstance(v, tuple) and all(isinstance(w, (int, float)) and not isinstance(w, bool) for w in v)
+
+
+def _net(r: SectionReader, num_classes: int | None):
+    kind = r.get("net", "time_mlp", *one_of(NETS))
+    hidden = r.get("hidden", (256, 256, 256) if kind == "time_mlp" else (64, 64, 64), _widths,
+                   "a tuple of positive ints")
+    even = (lambda v: isinstance(v, int) and v >= 2 and v % 2 == 0), "an even int >= 2"
+    if kind == "linear":
+        return LinearVelocity(hidden=hidden, time_dim=r.get("time_dim", 16, *even))
+    activation = r.get("activation", "silu" if kind == "time_mlp" else "selu", *one_of(sorted(NET_ACTIVATIONS)))
+    if kind == "concat_mlp":
+        return ConcatMLP(hidden=hidden, activation=activation, num_classes=num_classes)
+    if activation not in TIME_MLP_ACTIVATIONS:
+        raise ConfigError(f"config key 'model.activation' = {activation!r} is not allowed for net 'time_mlp': "
+                          f"expected one of {sorted(TIME_MLP_ACTIVATIONS)}")
+    return TimeMLP(
+        hidden=hidden,
+        time_dim=r.get("time_dim", 64, *even),
+        time_scale=r.get("time_scale", 1000.0, lambda v: v > 0, "a float > 0"),
+        activation=activation,
+        num_classes=num_classes,
+    )
+
+
+def _coupling(r: SectionReader, dataset):
+    kind = r.get("coupling", "independent", *one_of(COUPLINGS))
+    if kind == "sinkhorn":
+        return SinkhornCoupling(
+            epsilon=r.get("sinkhorn_epsilon", 0.05, lambda v: v > 0, "a float > 0 (relative to the mean cost)"),
+            iters=r.get("sinkhorn_iters", 100, lambda v: isinstance(v, int) and v >= 1, "an int >= 1"),
+        )
+    if kind == "exact_ot":
+        return ExactOTCoupling()
+    if kind == "pairs":
+        from genjax.flow_matching.reflow import load_pairs
+
+        path = r.get("pairs", "", lambda v: isinstance(v, str) and v != "", "the path of a pairs .npz file")
+        if not pathlib.Path(path).is_file():
+            raise ConfigError(f"config key 'model.pairs' = {path!r}: no such file (write it with "
+                              "genjax.flow_matching.reflow.save_pairs, or run a reflow experiment)")
+        x0, x1 = load_pairs(path)
+        if tuple(x1.shape[1:]) != tuple(dataset.event_shape):
+            raise ConfigError(f"config key 'model.pairs' = {path!r} holds pairs of shape {x1.shape[1:]}, "
+                              f"but dataset {dataset.name!r} has events of shape {dataset.event_shape}")
+        return PairsCoupling(x0, x1)
+    return independent_coupling
+
+
+def _source(r: SectionReader, dataset):
+    name = r.get("source", "gaussian", lambda v: isinstance(v, str), "'gaussian' or a dataset name")
+    if name == "gaussian":
+        return None
+    if name not in gdata.list_datasets():
+        raise ConfigError(f"config key 'model.source' = {name!r} is not allowed: expected 'gaussian' or one of "
+                          f"{gdata.list_datasets()}")
+    source = gdata.get_dataset(name)
+    if tuple(source.event_shape) != tuple(dataset.event_shape):
+        raise ConfigError(f"config key 'model.source' = {name!r} has events of shape {source.event_shape}, "
+                          f"but dataset {dataset.name!r} has {dataset.event_shape}")
+    return DatasetSource(source)
+
+
 def build_flow_matching(model_config, dataset) -> FlowMatching:
     r = SectionReader(model_config, "model")
-    net = TimeMLP(
-        hidden=r.get("hidden", (256, 256, 256), _widths, "a tuple of positive ints"),
-        time_dim=r.get("time_dim", 64, lambda v: isinstance(v, int) and v >= 2 and v % 2 == 0, "an even int >= 2"),
-        time_scale=r.get("time_scale", 1000.0, lambda v: v > 0, "a float > 0"),
-        activation=r.get("activation", "silu", *one_of(sorted(ACTIVATIONS))),
-    )
+    conditional = r.get("conditional", False)
+    num_classes = None
+    if conditional:
+        if dataset.num_classes is None:
+            raise ConfigError(f"config key 'model.conditional' = True needs labels; dataset {dataset.name!r} has none")
+        num_classes = dataset.num_classes
+    net = _net(r, num_classes)
     solver = ODESolverConfig(
         solver=r.get("solver", "tsit5", *one_of(sorted(SOLVERS))),
         steps=r.get("steps", 100, lambda v: isinstance(v, int) and v >= 1, "an int >= 1"),
         rtol=r.get("rtol", 1e-5, lambda v: v > 0, "a float > 0"),
         atol=r.get("atol", 1e-5, lambda v: v > 0, "a float > 0"),
     )
-    path = LinearPath(sigma_min=r.get("sigma_min", 0.0, lambda v: 0 <= v < 1, "a float in [0, 1)"))
-    time_sampling = r.get("time_sampling", "uniform", *one_of(TIME_SAMPLING))
+    path_kind = r.get("path", "linear", *one_of(PATHS))
+    sigma_min = r.get("sigma_min", 0.0, lambda v: 0 <= v < 1, "a float in [0, 1)")
+    if path_kind == "vp_cosine" and sigma_min:
+        raise ConfigError("config key 'model.sigma_min' applies to path 'linear' only; set it to 0 for 'vp_cosine'")
+    path = LinearPath(sigma_min=sigma_min) if path_kind == "linear" else VPCosinePath()
+    coupling = _coupling(r, dataset)
+    if conditional and isinstance(coupling, PairsCoupling):
+        raise ConfigError("config key 'model.coupling' = 'pairs' stores no labels; "
+                          "use it with model.conditional = False")
+    kwargs = {}
+    if conditional:
+        kwargs = dict(
+            label_dropout=r.get("label_dropout", 0.1, lambda v: 0 <= v < 1, "a float in [0, 1)"),
+            guidance=r.get("guidance", 1.0, lambda v: v >= 0, "a float >= 0"),
+            eval_guidance=r.get("eval_guidance", (), _floats, "a tuple of floats"),
+        )
+    model = FlowMatching(
+        net,
+        dataset.event_shape,
+        path=path,
+        coupling=coupling,
+        source=_source(r, dataset),
+        time_sampling=r.get("time_sampling", "uniform", *one_of(TIME_SAMPLING)),
+        solver=solver,
+        sigma=r.get("sigma", 0.0, lambda v: v >= 0, "a float >= 0"),
+        num_classes=num_classes,
+        path_metrics=r.get("path_metrics", True),
+        **kwargs,
+    )
     r.finish()
-    return FlowMatching(net, dataset.event_shape, path=path, solver=solver, time_sampling=time_sampling)
+    return model
+

@@ -1,0 +1,22 @@
+"""I-CFM (independent coupling, sigma = 0.1): 8gaussians -> moons.
+
+    python -m experiments.icfm_8gaussians_moons
+    genjax train --config experiments/icfm_8gaussians_moons.py --workdir runs/icfm_8gaussians_moons
+    genjax eval --workdir runs/icfm_8gaussians_moons
+
+Settings shared by the 2-D flow matching experiments: `genjax/flow_matching/configs.py`.
+"""
+
+from genjax.flow_matching.configs import cfm_config
+
+
+def get_config():
+    return cfm_config("icfm", "8gaussians_moons")
+
+
+if __name__ == "__main__":
+    import sys
+
+    from genjax.cli import main
+
+    sys.exit(main(["train", "--config", __file__, "--workdir", "runs/icfm_8gaussians_moons", *sys.argv[1:]]))
