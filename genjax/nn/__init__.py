@@ -1,5 +1,7 @@
 """Linen networks shared by the families."""
 
+from genjax.nn.conv import ConvResNet, GlowConvNet, ResNetBlock, broadcast_cond
+from genjax.nn.made import MADE, MaskedDense, made_degrees, made_masks
 from genjax.nn.mlp import (
     ACTIVATIONS,
     MLP,
@@ -11,9 +13,17 @@ from genjax.nn.mlp import (
 
 __all__ = [
     "ACTIVATIONS",
+    "MADE",
     "MLP",
+    "ConvResNet",
+    "GlowConvNet",
+    "MaskedDense",
+    "ResNetBlock",
     "TimeEmbedding",
     "TimeMLP",
+    "broadcast_cond",
     "get_activation",
+    "made_degrees",
+    "made_masks",
     "sinusoidal_embedding",
 ]

@@ -1,0 +1,35 @@
+"""Normalizing flows: invertible layers, their composition, and flow models."""
+
+from genjax.bijectors.autoregressive import IAF, MAF
+from genjax.bijectors.base import (
+    CONSTANTS,
+    LOGDET_RNG,
+    Bijector,
+    Chain,
+    Identity,
+    Invert,
+    Repeat,
+    Reshape,
+    sum_except_batch,
+)
+from genjax.bijectors.coupling import MASKS, ConvConditioner, Coupling, MLPConditioner, coupling_mask
+from genjax.bijectors.elementwise import (
+    ActNorm,
+    ConditionalAffine,
+    ElementwiseAffine,
+    FixedAffine,
+    Sigmoid,
+)
+from genjax.bijectors.image import FactorOut, Squeeze, multiscale, squeeze, unsqueeze
+from genjax.bijectors.linear import Conv1x1, Conv1x1LU, random_rotation
+from genjax.bijectors.permutations import Permute, RandomPermutation, Reverse
+from genjax.bijectors.residual import (
+    ResidualBlock,
+    fixed_point_inverse,
+    lipswish,
+    logdet_exact,
+    logdet_roulette,
+    logdet_series,
+    spectral_norm_estimate,
+)
+from genjax.bijectors.transforms import Additive, Affine, RationalQuadraticSpline
