@@ -148,3 +148,290 @@ CASES = {
 def test_bijector_contract(name):
     bij, x = CASES[name]()
     check_bijector(bij, x)
+
+
+# ---------------------------------------------------------------------------------------------
+# float64: the same round trips, much tighter
+
+
+@pytest.mark.parametrize("name", ["spline_coupling", "maf_affine", "iaf_affine", "conv1x1_lu", "residual_block", "repeat"])
+def test_roundtrip_float64(name):
+    with jax.enable_x64(True):
+        bij, x = CASES[name]()
+        x = x.astype(jnp.float64)
+        if name == "residual_block":
+            bij = B.ResidualBlock((16,), inverse_tol=1e-13, inverse_iters=1000)
+
+        @jax.jit
+        def run(x):
+            v = init_variables(bij, x)
+            y, ld_f = bij.apply(v, x, method="forward_and_log_det")
+            x_back, ld_i = bij.apply(v, y, method="inverse_and_log_det")
+            return x_back, ld_f, ld_i
+
+        x_back, ld_f, ld_i = run(x)
+        assert x_back.dtype == jnp.float64
+        assert float(jnp.max(jnp.abs(x_back - x))) < 1e-10
+        assert float(jnp.max(jnp.abs(ld_f + ld_i))) < 1e-9
+
+
+# ---------------------------------------------------------------------------------------------
+# rational-quadratic spline
+
+
+def test_spline_identity_at_zero_params_and_exact_derivative():
+    spline = RationalQuadraticSpline(num_bins=6, bound=2.0)
+    forward = jax.jit(spline.forward)
+    x = jnp.linspace(-3.0, 3.0, 101)
+    y, ld = forward(x, jnp.zeros((101, spline.num_params)))
+    np.testing.assert_allclose(y, x, atol=1e-6)
+    np.testing.assert_allclose(ld, 0.0, atol=1e-6)
+    with jax.enable_x64(True):
+        p = 0.8 * jax.random.normal(jax.random.key(0), (101, spline.num_params), jnp.float64)
+        x = jnp.linspace(-3.0, 3.0, 101, dtype=jnp.float64)
+        y, ld = forward(x, p)
+        dydx = jax.jit(jax.vmap(jax.grad(lambda xi, pi: spline.forward(xi, pi)[0])))(x, p)
+        np.testing.assert_allclose(ld, jnp.log(dydx), atol=1e-10)
+        assert np.all(np.asarray(dydx) > 0)
+        # monotone and onto [-B, B], identity outside
+        pi = jnp.broadcast_to(p[0], (2001, spline.num_params))
+        grid = jnp.linspace(-2.0, 2.0, 2001, dtype=jnp.float64)
+        ys = forward(grid, pi)[0]
+        assert np.all(np.diff(np.asarray(ys)) > 0)
+        np.testing.assert_allclose([ys[0], ys[-1]], [-2.0, 2.0], atol=1e-12)
+        outside = jnp.array([-2.5, 2.5], jnp.float64)
+        np.testing.assert_allclose(forward(outside, p[:2])[0], outside)
+
+
+# ---------------------------------------------------------------------------------------------
+# ActNorm: data-dependent initialisation in the normalizing direction
+
+
+@pytest.mark.parametrize("shape", [(6,), (4, 4, 3)])
+def test_actnorm_init_normalizes_the_data_side_input(shape):
+    x = 2.5 * jax.random.normal(jax.random.key(0), (64, *shape)) + jnp.arange(shape[-1]) - 1.0
+    bij = B.ActNorm()
+    v = bij.init(jax.random.key(1), x)  # __call__ = normalizing direction
+    z, _ = bij.apply(v, x, method="inverse_and_log_det")
+    axes = tuple(range(z.ndim - 1))
+    np.testing.assert_allclose(jnp.mean(z, axes), 0.0, atol=1e-5)
+    np.testing.assert_allclose(jnp.std(z, axes), 1.0, atol=1e-4)
+    np.testing.assert_allclose(v["params"]["shift"], jnp.mean(x, axes), atol=1e-5)
+    # initialised in the forward direction, it normalizes the forward output instead
+    v_f = bij.init(jax.random.key(1), x, method="forward_and_log_det")
+    y = bij.apply(v_f, x, method="forward")
+    np.testing.assert_allclose(jnp.std(y, axes), 1.0, atol=1e-4)
+    # afterwards the parameters are ordinary: another batch is not normalized
+    z2, _ = bij.apply(v, 3.0 * x, method="inverse_and_log_det")
+    assert float(jnp.std(z2)) > 2.0
+
+
+def test_actnorm_init_inside_a_stack_is_sequential_from_the_data_side():
+    """Every ActNorm of a Repeat sees the data after the layers on its data side."""
+    bij = B.Repeat(B.Chain((B.ElementwiseAffine(), B.Coupling(mlp(), Affine()), B.ActNorm())), 3)
+    x = 4.0 * jax.random.normal(jax.random.key(0), (128, 4)) + 2.0
+    v = init_variables(bij, x, perturb=0.0)
+    # Walk the stack by hand from the data side: copy 2, then 1, then 0.
+    h = x
+    for i in reversed(range(3)):
+        vi = jax.tree_util.tree_map(lambda a, i=i: a[i], v)
+        layer = B.Chain((B.ElementwiseAffine(), B.Coupling(mlp(), Affine()), B.ActNorm()))
+        vi = {k: c["layer"] for k, c in vi.items()}
+        an_v = {"params": vi["params"]["layers_2"]}
+        h_an, _ = B.ActNorm().apply(an_v, h, method="inverse_and_log_det")
+        np.testing.assert_allclose(jnp.std(h_an, 0), 1.0, atol=1e-4)
+        h, _ = layer.apply(vi, h, method="inverse_and_log_det")
+
+
+# ---------------------------------------------------------------------------------------------
+# invertible 1x1 convolutions
+
+
+def test_lu_conv_weight_is_p_l_u_plus_diag_s():
+    x = _img(shape=(3, 3, 5))
+    bij = B.Conv1x1LU()
+    v = init_variables(bij, x)  # perturbed away from the init
+    p = v["params"]
+    perm = np.argsort(np.asarray(v["constants"]["perm_keys"]))
+    P = np.eye(5)[perm]
+    L = np.tril(np.asarray(p["lower"]), -1) + np.eye(5)
+    s = np.sign(np.asarray(v["constants"]["sign"])) * np.exp(np.asarray(p["log_s"]))
+    U = np.triu(np.asarray(p["upper"]), 1) + np.diag(s)
+    W = P @ L @ U
+    np.testing.assert_allclose(bij.apply(v, 5, method="weight"), W, atol=1e-5)
+    y, ld = bij.apply(v, x, method="forward_and_log_det")
+    np.testing.assert_allclose(y, np.einsum("ij,bhwj->bhwi", W, np.asarray(x)), atol=1e-5)
+    np.testing.assert_allclose(ld, 9 * np.linalg.slogdet(W)[1], atol=1e-4)
+    # at initialisation W is a rotation and its factors reproduce it
+    v0 = bij.init(jax.random.key(3), x)
+    W0 = np.asarray(bij.apply(v0, 5, method="weight"))
+    np.testing.assert_allclose(W0 @ W0.T, np.eye(5), atol=1e-5)
+
+
+def test_full_conv_init_is_a_rotation():
+    v = B.Conv1x1().init(jax.random.key(0), _img(shape=(2, 2, 6)))
+    w = np.asarray(v["params"]["weight"])
+    np.testing.assert_allclose(w @ w.T, np.eye(6), atol=1e-5)
+
+
+def test_constants_survive_optimizer_steps():
+    """Permutations and signs get zero gradient and Adam / weight decay leave their meaning intact."""
+    import optax
+
+    bij = B.Chain((B.Conv1x1LU(), B.RandomPermutation(), B.Coupling(mlp(), Affine())))
+    x = _vec(32, 5)
+    v = bij.init(jax.random.key(0), x)
+    tx = optax.adamw(1e-2, weight_decay=0.1)
+    state = tx.init(v)
+
+    def loss(v):
+        z, ld = bij.apply(v, x, method="inverse_and_log_det")
+        return jnp.mean(jnp.sum(z**2, -1) / 2 - ld)
+
+    grads = jax.jit(jax.grad(loss))(v)
+    assert all(float(jnp.max(jnp.abs(g))) == 0.0 for g in jax.tree_util.tree_leaves(grads["constants"]))
+
+    @jax.jit
+    def step(v, state):
+        updates, state = tx.update(jax.grad(loss)(v), state, v)
+        return optax.apply_updates(v, updates), state
+
+    new = v
+    for _ in range(3):
+        new, state = step(new, state)
+    for old, now in zip(jax.tree_util.tree_leaves(v["constants"]), jax.tree_util.tree_leaves(new["constants"])):
+        np.testing.assert_array_equal(np.argsort(old), np.argsort(now))
+        np.testing.assert_array_equal(np.sign(old), np.sign(now))
+    assert float(jnp.max(jnp.abs(new["params"]["layers_2"]["conditioner"]["MLP_0"]["Dense_1"]["kernel"]))) > 0
+
+
+# ---------------------------------------------------------------------------------------------
+# MADE, MAF / IAF
+
+
+def test_made_is_autoregressive_in_its_order():
+    from genjax.nn import MADE
+
+    order = (3, 1, 4, 2)
+    net = MADE((16, 16), num_params=2, order=order, zero_init_last=False)
+    x = _vec(1, 4)
+    v = net.init(jax.random.key(0), x)
+    jac = jax.jit(jax.jacfwd(lambda xi: net.apply(v, xi[None])[0]))(x[0])  # [dim, params, dim]
+    depends = np.asarray(jnp.any(jac != 0, axis=1))  # [out i, in j]
+    allowed = np.asarray(order)[None, :] < np.asarray(order)[:, None]
+    assert not np.any(depends & ~allowed)
+    assert np.any(depends)  # not trivially zero
+
+
+def test_maf_and_iaf_are_one_pass_in_their_fast_direction():
+    """MAF's density and IAF's sampling read the conditioner once; the other direction sweeps."""
+    x = _vec(4, 3)
+    for cls, fast in ((B.MAF, "inverse_and_log_det"), (B.IAF, "forward_and_log_det")):
+        bij = cls(HIDDEN, Affine())
+        v = bij.init(jax.random.key(0), x)
+        for method in ("forward_and_log_det", "inverse_and_log_det"):
+            jaxpr = jax.make_jaxpr(lambda x, m=method: bij.apply(v, x, method=m))(x)
+            has_loop = any(e.primitive.name == "scan" for e in jaxpr.jaxpr.eqns)
+            assert has_loop == (method != fast), (cls.__name__, method)
+
+
+# ---------------------------------------------------------------------------------------------
+# Repeat: one copy of the layer in the program whatever the depth
+
+
+def test_repeat_program_size_does_not_grow_with_depth():
+    x = _vec(8, 4)
+
+    def size(num):
+        bij = B.Repeat(B.Chain((B.Coupling(mlp(), RationalQuadraticSpline(4)), B.Reverse())), num)
+        v = jax.eval_shape(lambda: bij.init(jax.random.key(0), x))
+
+        def loss(v):
+            z, ld = bij.apply(v, x, method="inverse_and_log_det")
+            return jnp.mean(z**2) - jnp.mean(ld)
+
+        return len(jax.make_jaxpr(jax.grad(loss))(v).jaxpr.eqns)
+
+    assert size(2) == size(16)
+
+
+def test_chain_and_invert_compose():
+    a, b = B.Coupling(mlp(), Affine()), B.RandomPermutation()
+    x = _vec()
+    chain = B.Chain((a, b))
+    v = init_variables(chain, x)
+    y, ld = chain.apply(v, x, method="forward_and_log_det")
+    y_a, ld_a = a.apply({"params": v["params"]["layers_0"]}, x, method="forward_and_log_det")
+    y_b, _ = b.apply({"constants": v["constants"]["layers_1"]}, y_a, method="forward_and_log_det")
+    np.testing.assert_allclose(y, y_b, atol=1e-6)
+    np.testing.assert_allclose(ld, ld_a, atol=1e-6)
+    inv = B.Invert(chain)
+    v_inv = {k: {"bijector": c} for k, c in v.items()}
+    np.testing.assert_allclose(inv.apply(v_inv, y, method="forward"), x, atol=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------
+# residual blocks
+
+
+def _residual_block_and_variables(dim=4, lipschitz=0.9):
+    bij = B.ResidualBlock((32, 32), lipschitz=lipschitz, power_iters=20)
+    x = _vec(16, dim)
+    v = bij.init(jax.random.key(0), x)
+    # Make the raw weights large, so the normalisation has work to do.
+    v = {**v, "params": jax.tree_util.tree_map(lambda p: 3.0 * p + 0.1, v["params"])}
+    return bij, v, x
+
+
+def test_residual_block_is_a_contraction_after_normalisation():
+    bij, v, x = _residual_block_and_variables()
+    layers = bij.apply(v, 4, method="layers")
+    norms = [float(np.linalg.norm(np.asarray(w), 2)) for w, _ in layers]
+    raw = [float(np.linalg.norm(np.asarray(v["params"][f"kernel_{i}"]), 2)) for i in range(3)]
+    assert max(raw) > 1.5  # the raw weights are not contractions
+    assert max(norms) < 0.9 * 1.01 and np.prod(norms) < 1.0
+    # empirical Lipschitz constant of g on random pairs
+    a, b = jax.random.normal(jax.random.key(1), (2, 4096, 4))
+    ga, gb = bij.apply(v, a, method="residual"), bij.apply(v, b, method="residual")
+    ratio = jnp.linalg.norm(ga - gb, axis=-1) / jnp.linalg.norm(a - b, axis=-1)
+    assert float(jnp.max(ratio)) < 1.0
+
+
+def test_residual_fixed_point_inverse_converges_geometrically():
+    bij, v, x = _residual_block_and_variables()
+    g = lambda y: bij.apply(v, y, method="residual")  # noqa: E731
+    target = x + g(x)  # the explicit (normalizing) map; its inverse is x
+    solve = jax.jit(lambda n: jnp.max(jnp.abs(B.fixed_point_inverse(g, target, n, 0.0) - x)))
+    errors = [float(solve(n)) for n in (2, 4, 8, 16, 32)]
+    assert errors[-1] < 1e-5
+    assert all(b < a for a, b in zip(errors, errors[1:]) if a > 1e-6)
+    lip = 0.9**3
+    assert errors[2] <= errors[0] * lip**6 * 10  # at least the contraction rate
+
+
+def _exact_and_estimates(estimator, num_probes, **kw):
+    bij, v, x = _residual_block_and_variables(dim=3, lipschitz=0.7)
+    layers = bij.apply(v, 3, method="layers")
+    from genjax.bijectors.residual import mlp_apply
+
+    g = lambda y: mlp_apply(layers, y)  # noqa: E731
+    xb = x[:4]
+    exact = B.logdet_exact(g, xb)
+    keys = jax.random.split(jax.random.key(7), num_probes)
+    est = jax.jit(jax.vmap(lambda k: estimator(g, xb, k, **kw)))(keys)  # [probes, 4]
+    return np.asarray(exact), np.asarray(est)
+
+
+@pytest.mark.parametrize("kind", ["series", "roulette"])
+def test_hutchinson_logdet_is_unbiased(kind):
+    if kind == "series":
+        exact, est = _exact_and_estimates(lambda g, x, k: B.logdet_series(g, x, k, terms=30), 4000)
+    else:
+        exact, est = _exact_and_estimates(
+            lambda g, x, k: B.logdet_roulette(g, x, k, terms=30, p=0.5, exact_terms=2), 4000
+        )
+    mean = est.mean(0)
+    stderr = est.std(0) / np.sqrt(est.shape[0])
+    assert np.all(stderr > 0)
+    assert np.all(np.abs(mean - exact) < 3 * stderr + 1e-4), (mean, exact, stderr)
+    assert np.any(np.abs(exact) > 10 * stderr)  # a non-trivial log-det, resolved by the test

@@ -33,3 +33,18 @@ from genjax.bijectors.residual import (
     spectral_norm_estimate,
 )
 from genjax.bijectors.transforms import Additive, Affine, RationalQuadraticSpline
+from genjax.bijectors import architectures
+from genjax.bijectors.builders import build_cif, build_flow, build_resflow
+from genjax.bijectors.cif import CIF, GaussianMLP
+from genjax.bijectors.model import FlowModel
+
+MODELS = {
+    "nice": build_flow,
+    "realnvp": build_flow,
+    "glow": build_flow,
+    "maf": build_flow,
+    "iaf": build_flow,
+    "nsf": build_flow,
+    "resflow": build_resflow,
+    "cif": build_cif,
+}

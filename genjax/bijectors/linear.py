@@ -17,9 +17,10 @@ from genjax.bijectors.base import CONSTANTS, Bijector
 from genjax.bijectors.permutations import keys_for_permutation, permutation_from_keys
 
 
-def random_rotation(key: jax.Array, n: int, dtype=jnp.float32) -> jax.Array:
-    """A Haar-random orthogonal ``n x n`` matrix (QR of a Gaussian matrix, signs fixed)."""
-    q, r = jnp.linalg.qr(jax.random.normal(key, (n, n), dtype))
+def random_rotation(key: jax.Array, n: int, dtype=None) -> jax.Array:
+    """A Haar-random orthogonal ``n x n`` matrix (QR of a Gaussian matrix, signs fixed); the
+    default dtype is JAX's default float."""
+    q, r = jnp.linalg.qr(jax.random.normal(key, (n, n), dtype or jnp.zeros(()).dtype))
     return q * jnp.sign(jnp.diag(r))[None, :]
 
 
