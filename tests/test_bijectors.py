@@ -44,11 +44,11 @@ def _apply(bij, v, x, method, cond=None):
     return bij.apply(v, x, cond, method=method)
 
 
-def _all_maps(bij, x, cond, examples, v=None):
+def _all_maps(bij, x, cond, examples, v=None, perturb=0.3):
     """Everything the checks compare, computed in one compiled program."""
     if v is None:  # shape-changing bijectors (no parameters) are initialised on the base side
         method = "inverse_and_log_det" if _keeps_shape(bij, x, cond) else "forward_and_log_det"
-        v = init_variables(bij, x, cond, method=method)
+        v = init_variables(bij, x, cond, method=method, perturb=perturb)
     y, ld_f = _apply(bij, v, x, "forward_and_log_det", cond)
     x_back, ld_i = _apply(bij, v, y, "inverse_and_log_det", cond)
     out = {"v": v, "y": y, "ld_f": ld_f, "x_back": x_back, "ld_i": ld_i}
@@ -75,11 +75,11 @@ def _keeps_shape(bij, x, cond):
     return out[0][0].shape == x.shape
 
 
-def check_bijector(bij, x, cond=None, *, v=None, roundtrip_tol=1e-5, logdet_tol=1e-4, examples=3):
+def check_bijector(bij, x, cond=None, *, v=None, perturb=0.3, roundtrip_tol=1e-5, logdet_tol=1e-4, examples=3):
     """Round trips, log-det vs ``slogdet(jacfwd(forward))``, jit == no-jit, batched == per-example.
 
     Returns the variables used."""
-    r = jax.jit(lambda x, c, v: _all_maps(bij, x, c, examples, v))(x, cond, v)
+    r = jax.jit(lambda x, c, v: _all_maps(bij, x, c, examples, v, perturb))(x, cond, v)
     v, y, ld_f = r["v"], r["y"], r["ld_f"]
     assert y.shape[0] == x.shape[0] and y.size == x.size and ld_f.shape == x.shape[:1]
     assert np.all(np.isfinite(np.asarray(y))) and np.all(np.isfinite(np.asarray(ld_f)))
@@ -127,7 +127,9 @@ CASES = {
     "affine_coupling_alternate": lambda: (B.Coupling(mlp(), Affine(), mask="alternate"), _vec()),
     "affine_coupling_checkerboard": lambda: (B.Coupling(B.ConvConditioner(8), Affine(), mask="checkerboard"), _img()),
     "affine_coupling_channel": lambda: (B.Coupling(B.ConvConditioner(8, "resnet", 1), Affine(), mask="channel", parity=1), _img()),
-    "spline_coupling": lambda: (B.Coupling(mlp(), RationalQuadraticSpline(5, 2.0)), 1.5 * _vec()),
+    # Splines with large random parameters have nearly flat bins whose float32 inverse is
+    # ill-conditioned (error ~ eps / slope); moderate parameters here, large ones in float64.
+    "spline_coupling": lambda: (B.Coupling(mlp(), RationalQuadraticSpline(5, 2.0)), 1.5 * _vec(), {"perturb": 0.1}),
     "conv1x1": lambda: (B.Conv1x1(), _img()),
     "conv1x1_lu": lambda: (B.Conv1x1LU(), _img(shape=(2, 2, 4))),
     "linear_lu_vector": lambda: (B.Conv1x1LU(), _vec()),
@@ -146,8 +148,8 @@ CASES = {
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_bijector_contract(name):
-    bij, x = CASES[name]()
-    check_bijector(bij, x)
+    bij, x, *options = CASES[name]()
+    check_bijector(bij, x, **(options[0] if options else {}))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -157,7 +159,7 @@ def test_bijector_contract(name):
 @pytest.mark.parametrize("name", ["spline_coupling", "maf_affine", "iaf_affine", "conv1x1_lu", "residual_block", "repeat"])
 def test_roundtrip_float64(name):
     with jax.enable_x64(True):
-        bij, x = CASES[name]()
+        bij, x, *_ = CASES[name]()
         x = x.astype(jnp.float64)
         if name == "residual_block":
             bij = B.ResidualBlock((16,), inverse_tol=1e-13, inverse_iters=1000)
