@@ -52,6 +52,8 @@ def _all_maps(bij, x, cond, examples, v=None, perturb=0.3):
     y, ld_f = _apply(bij, v, x, "forward_and_log_det", cond)
     x_back, ld_i = _apply(bij, v, y, "inverse_and_log_det", cond)
     out = {"v": v, "y": y, "ld_f": ld_f, "x_back": x_back, "ld_i": ld_i}
+    if cond is not None:  # a conditional bijector must depend on its condition
+        out["y_other_cond"] = _apply(bij, v, x, "forward", cond + 1.0)
     if y.shape == x.shape:  # inverse first, then forward
         out["x_again"] = _apply(bij, v, _apply(bij, v, x, "inverse", cond), "forward", cond)
     n, d = min(examples, x.shape[0]), math.prod(x.shape[1:])
@@ -86,6 +88,8 @@ def check_bijector(bij, x, cond=None, *, v=None, perturb=0.3, roundtrip_tol=1e-5
     scale = max(1.0, float(jnp.max(jnp.abs(x))))
     assert float(jnp.max(jnp.abs(r["x_back"] - x))) < roundtrip_tol * scale, "inverse(forward(x)) != x"
     np.testing.assert_allclose(r["ld_i"], -ld_f, atol=logdet_tol, rtol=logdet_tol)
+    if "y_other_cond" in r:
+        assert float(jnp.max(jnp.abs(r["y_other_cond"] - y))) > 1e-3, "the output ignores cond"
     if "x_again" in r:
         assert float(jnp.max(jnp.abs(r["x_again"] - x))) < roundtrip_tol * scale, "forward(inverse(y)) != y"
     n = r["per_y"].shape[0]
@@ -143,6 +147,15 @@ CASES = {
     "invert": lambda: (B.Invert(B.Coupling(mlp(), Affine())), _vec()),
     "repeat": lambda: (B.Repeat(B.Chain((B.Coupling(mlp(), Affine()), B.RandomPermutation(), B.ActNorm())), 3), _vec()),
     "reshape": lambda: (B.Reshape((4,), (2, 2)), _vec()),
+    # conditional bijectors: cond [batch, 3]
+    "conditional_coupling": lambda: (B.Coupling(mlp(), Affine()), _vec(), {"cond": _vec(d=3, seed=5)}),
+    "conditional_affine": lambda: (B.ConditionalAffine((16,)), _vec(), {"cond": _vec(d=3, seed=5)}),
+    "conditional_maf_spline": lambda: (B.MAF(HIDDEN, RationalQuadraticSpline(4, 3.0)), _vec(), {"cond": _vec(d=3, seed=5)}),
+    "conditional_conv_coupling": lambda: (
+        B.Coupling(B.ConvConditioner(8), Affine(), mask="checkerboard"), _img(), {"cond": _vec(4, 3, seed=5)}),
+    "conditional_repeat": lambda: (
+        B.Repeat(B.Chain((B.ConditionalAffine((8,)), B.Coupling(mlp(), Affine()), B.Reverse())), 2), _vec(),
+        {"cond": _vec(d=3, seed=5)}),
 }
 
 
