@@ -15,14 +15,13 @@ plane, must leave mass there.
 from __future__ import annotations
 
 import argparse
-import time
 
 import jax
 import jax.numpy as jnp
 
 from benchmarks.common import report
+from benchmarks.flows_toy import train_and_evaluate
 from experiments import cif_circles, realnvp_toy
-from genjax import train
 from genjax.train.evaluation import draw_samples
 
 GAP = (2.1, 2.4)
@@ -34,20 +33,7 @@ def gap_fraction(x) -> float:
 
 
 def run(name: str, config, steps: int) -> dict:
-    config.data.name = "circles"
-    config.train.steps = steps
-    config.train.progress = False
-    config.eval.repeats = 3
-    config.eval.mmd = False
-    trainer = train.Trainer.from_config(config)
-    start = time.perf_counter()
-    state = trainer.init()
-    k = config.train.steps_per_dispatch
-    for step in range(0, steps, k):
-        state, _ = trainer.run(state, step, min(k, steps - step))
-    jax.block_until_ready(state)
-    seconds = time.perf_counter() - start
-    results = trainer.evaluate(state)
+    trainer, state, results, seconds = train_and_evaluate(config, "circles", steps)
     params = trainer.eval_params(state)[0]
     samples, _ = draw_samples(trainer.model, params, jax.random.key(123), 20_000)
     return {"model": name, "steps": steps, "nll": results["nll"], "nll_se": results["nll_stderr"],

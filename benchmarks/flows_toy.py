@@ -27,8 +27,9 @@ from genjax import train
 FLOWS = ("nice", "realnvp", "glow", "maf", "iaf", "nsf", "resflow", "cif")
 
 
-def run(flow: str, data: str, steps: int) -> dict:
-    config = importlib.import_module(f"experiments.{flow}_toy").get_config()
+def train_and_evaluate(config, data: str, steps: int):
+    """Trains ``config`` on ``data`` for ``steps`` steps (schedule stretched to that length);
+    returns the trainer, its final state, the evaluation and the training seconds."""
     config.data.name = data
     config.train.steps = steps
     config.train.warmup_steps = min(config.train.warmup_steps, steps // 10)
@@ -40,10 +41,15 @@ def run(flow: str, data: str, steps: int) -> dict:
     state = trainer.init()
     k = config.train.steps_per_dispatch
     for step in range(0, steps, k):
-        state, metrics = trainer.run(state, step, min(k, steps - step))
+        state, _ = trainer.run(state, step, min(k, steps - step))
     jax.block_until_ready(state)
     seconds = time.perf_counter() - start
-    results = trainer.evaluate(state)
+    return trainer, state, trainer.evaluate(state), seconds
+
+
+def run(flow: str, data: str, steps: int) -> dict:
+    config = importlib.import_module(f"experiments.{flow}_toy").get_config()
+    _, _, results, seconds = train_and_evaluate(config, data, steps)
     return {
         "flow": flow, "data": data, "steps": steps, "nll": results["nll"], "nll_se": results["nll_stderr"],
         "w2_ratio": results.get("w2_ratio/default"), "time s": seconds,

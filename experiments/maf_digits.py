@@ -4,41 +4,23 @@
     genjax train --config experiments/maf_digits.py --workdir runs/maf_digits
     genjax eval --workdir runs/maf_digits
 
-Five MADE-conditioned affine layers (2 x 128) with a fixed random order between them. The pixels are dequantized ``(v + u) / 17`` in ``[0, 1)``; the flow ends with RealNVP's
-logit map onto that range (``model.preprocess = "auto"``), so its density is of the data as
-given and bits/dim is the dequantization bound ``(NLL + 64 log 17) / (64 log 2)``. 1497
-training images: larger or longer-trained flows overfit (test bits/dim rises after ~500
-steps at 10 x 256), so the model is small, weight-decayed and trained briefly.
+Five MADE-conditioned affine layers (2 x 128) with a fixed random order between them. The pixels
+are dequantized ``(v + u) / 17`` in ``[0, 1)``; the flow ends with RealNVP's logit map onto that
+range (``model.preprocess = "auto"``), so its density is of the data as given and bits/dim is the
+dequantization bound ``(NLL + 64 log 17) / (64 log 2)``. Set-up shared with the other digits flows:
+``flow_common.digits_config``.
 """
 
-import ml_collections
-
-from genjax.config import default_config
+from experiments.flow_common import digits_config
 
 
 def get_config():
-    c = default_config()
-    c.data.name = "digits"
-    c.data.batch_size = 128
-    c.model = ml_collections.ConfigDict({"name": "maf", "num_layers": 5, "hidden": (128, 128), "permute": "random"})
-    c.train.steps = 1500
-    c.train.optimizer = "adamw"
-    c.train.weight_decay = 1e-3
-    c.train.lr = 1e-3
-    c.train.warmup_steps = 100
-    c.train.grad_clip = 1.0
-    c.train.ema_decay = 0.0
-    c.train.steps_per_dispatch = 100
-    c.train.log_every = 500
-    c.train.checkpoint_every = 1000
-    c.eval.num_samples = 300
-    c.eval.repeats = 1
-    return c
+    return digits_config({"name": "maf", "num_layers": 5, "hidden": (128, 128), "permute": "random"})
 
 
 if __name__ == "__main__":
     import sys
 
-    from genjax.cli import main
+    from experiments.flow_common import experiment_main
 
-    sys.exit(main(["train", "--config", __file__, "--workdir", "runs/maf_digits", *sys.argv[1:]]))
+    sys.exit(experiment_main(__file__))

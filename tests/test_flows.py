@@ -93,7 +93,8 @@ def test_trained_flow_density_integrates_to_one():
 
 
 # realnvp in the default tier; each other model's layers are checked by tests/test_bijectors.py
-@pytest.mark.parametrize("name", [n if n == "realnvp" else pytest.param(n, marks=pytest.mark.slow) for n in sorted(B.MODELS)])
+@pytest.mark.parametrize("name", [n if n == "realnvp" else pytest.param(n, marks=pytest.mark.slow)
+                                  for n in sorted(B.MODELS)])
 def test_every_registered_flow_runs_the_model_contract(name):
     """Each model builds from a config, initialises on data, has a finite loss and gradient,
     log_prob and samples of the right shape, all under jit."""
