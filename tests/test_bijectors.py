@@ -165,8 +165,9 @@ CASES = {
 
 # Variants of classes the default tier already checks (one case per class there); they run in
 # the slow tier, which keeps the default tier's compile time within its budget.
-SLOW_CASES = {"actnorm_image", "affine_coupling_channel", "chain", "conv1x1_lu", "maf_spline", "conditional_maf_spline",
-              "conditional_conv_coupling", "conditional_repeat"}
+SLOW_CASES = {"actnorm_image", "affine_coupling_alternate", "affine_coupling_channel", "chain", "conv1x1_lu",
+              "linear_lu_vector", "maf_spline", "conditional_maf_spline", "conditional_conv_coupling",
+              "conditional_repeat"}
 
 
 def _params(names, slow):
@@ -300,6 +301,7 @@ def test_lu_conv_weight_is_p_l_u_plus_diag_s():
     np.testing.assert_allclose(W0 @ W0.T, np.eye(5), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_full_conv_init_is_a_rotation():
     v = jax.jit(B.Conv1x1().init)(jax.random.key(0), _img(shape=(2, 2, 6)))
     w = np.asarray(v["params"]["weight"])
