@@ -8,12 +8,16 @@ from genjax.nn.mlp import (
     get_activation,
     sinusoidal_embedding,
 )
+from genjax.nn.unet import AttentionBlock, ResBlock, UNet
 
 __all__ = [
     "ACTIVATIONS",
     "MLP",
+    "AttentionBlock",
+    "ResBlock",
     "TimeEmbedding",
     "TimeMLP",
+    "UNet",
     "get_activation",
     "sinusoidal_embedding",
 ]
