@@ -92,6 +92,7 @@ def test_cfg_with_weight_zero_is_the_unconditional_model():
     assert float(jnp.mean(dropped == 3)) == pytest.approx(0.3, abs=0.015)
 
 
+@pytest.mark.slow
 def test_noisy_classifier_learns_the_exact_noisy_posterior():
     mix, sde = _mixture(), VPSDE()
     clf = NoisyClassifier(TimeMLP(hidden=(32, 32), out_dim=2, time_dim=16, time_scale=1.0), sde)

@@ -122,10 +122,13 @@ def test_euler_discretisation_of_sub_vp_converges_at_first_order():
         assert abs(slope - 1.0) < 0.1, (slope, errs)
 
 
+_slow = pytest.mark.slow
+# every sampler family and every process in the default tier; the full matrix in the slow tier
 SAMPLER_CASES = [
-    ("vp", "em@400"), ("vp", "pc@400"), ("vp", "ode"), ("vp", "ddpm@400"), ("vp", "ddim@100"),
-    ("subvp", "em@400"), ("subvp", "pc@400"), ("subvp", "ode"),
-    ("ve", "em@400"), ("ve", "pc@400"), ("ve", "ode"),
+    ("vp", "em@400"), ("subvp", "pc@400"), ("ve", "ode"), ("vp", "ddpm@400"), ("vp", "ddim@100"),
+    pytest.param("vp", "pc@400", marks=_slow), pytest.param("vp", "ode", marks=_slow),
+    pytest.param("subvp", "em@400", marks=_slow), pytest.param("subvp", "ode", marks=_slow),
+    pytest.param("ve", "em@400", marks=_slow), pytest.param("ve", "pc@400", marks=_slow),
 ]
 
 
@@ -149,7 +152,7 @@ def test_exact_score_samplers_reproduce_the_gaussian(name, spec):
     np.testing.assert_array_less(np.abs(np.cov(x.T) - cov), 4 * se_cov + 0.015)
 
 
-@pytest.mark.parametrize("name", ["vp", "subvp", "ve"])
+@pytest.mark.parametrize("name", ["vp", pytest.param("subvp", marks=_slow), pytest.param("ve", marks=_slow)])
 def test_pf_ode_log_likelihood_with_the_exact_score_is_the_gaussian_density(name):
     sde = {"vp": VPSDE(), "subvp": SubVPSDE(), "ve": VESDE(0.01, 50.0)}[name]
     with jax.enable_x64(True):
@@ -170,6 +173,7 @@ def test_pf_ode_log_likelihood_with_the_exact_score_is_the_gaussian_density(name
         np.testing.assert_allclose(logp_default - logp, sde.prior_logp(xT) - exact_prior(xT), atol=1e-6)
 
 
+@pytest.mark.slow
 def test_hutchinson_likelihood_is_unbiased_for_the_exact_one():
     sde = VPSDE()
     with jax.enable_x64(True):

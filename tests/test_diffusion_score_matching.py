@@ -129,3 +129,31 @@ def test_annealed_langevin_with_the_exact_score_reaches_the_data():
     x = np.asarray(x, np.float64)
     np.testing.assert_array_less(np.abs(x.mean(0) - mean), 4 * np.sqrt(np.diag(cov) / n) + 0.01)
     np.testing.assert_allclose(np.cov(x.T), cov, atol=0.05)
+
+
+def test_predictions_are_one_quantity_in_different_units():
+    """eps, x0, v and score predictions of the same estimate: each target maps back to the true
+    noise, and the score-space weighting makes their errors one denoising score matching loss."""
+    from genjax.diffusion import PREDICTIONS, WEIGHTINGS
+
+    with jax.enable_x64(True):
+        k1, k2, k3 = jax.random.split(jax.random.key(9), 3)
+        x0, eps, eps_hat = (jax.random.normal(k, (5, 3)) for k in (k1, k2, k3))
+        model = type("M", (), {"sde": VESDE(0.01, 50.0)})()  # only the weighting's g(t) is read
+        for m, s in ((0.8, 0.6), (0.05, 0.999), (1.0, 3.0)):  # VP-like and VE-like (m, s)
+            xt = m * x0 + s * eps
+            x0_hat = (xt - s * eps_hat) / m
+            outputs = {"eps": eps_hat, "x0": x0_hat, "v": m * eps_hat - s * x0_hat, "score": -eps_hat / s}
+            losses = []
+            for name, pred in PREDICTIONS.items():
+                np.testing.assert_allclose(pred.to_eps(pred.target(x0, eps, m, s), xt, m, s), eps, rtol=1e-10)
+                np.testing.assert_allclose(pred.to_eps(outputs[name], xt, m, s), eps_hat, rtol=1e-10)
+                model.prediction = pred
+                weight = WEIGHTINGS["sigma2"](model, jnp.asarray(0.5), m, s)
+                losses.append(weight * jnp.sum((outputs[name] - pred.target(x0, eps, m, s)) ** 2))
+            # lambda = s^2 in score units is the squared error of the noise estimate
+            np.testing.assert_allclose(losses, float(jnp.sum((eps_hat - eps) ** 2)), rtol=1e-10)
+            # the likelihood weighting lambda = g^2 is g^2 / s^2 on the noise error
+            model.prediction = PREDICTIONS["eps"]
+            g = model.sde.diffusion(jnp.asarray(0.5))
+            np.testing.assert_allclose(WEIGHTINGS["likelihood"](model, jnp.asarray(0.5), m, s), g**2 / s**2, rtol=1e-12)

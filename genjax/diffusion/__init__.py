@@ -1,7 +1,7 @@
 """Score models and diffusion: schedules, SDEs, DDPM / DDIM, score matching, samplers,
 probability-flow likelihood, Langevin MCMC and guidance."""
 
-from genjax.diffusion.analytic import GaussianData, GaussianMixture
+from genjax.diffusion.analytic import GaussianData, GaussianMixture, OracleEps
 from genjax.diffusion.builders import build_ddpm, build_ncsn, build_score_sde
 from genjax.diffusion.ddim import ddim_step, decode, encode
 from genjax.diffusion.ddpm import (
@@ -22,7 +22,12 @@ from genjax.diffusion.guidance import (
     label_grad,
 )
 from genjax.diffusion.langevin import ChainState, Langevin, langevin
-from genjax.diffusion.likelihood import draw_probe, exact_divergence, hutchinson_divergence, ode_log_prob
+from genjax.diffusion.likelihood import (
+    draw_probe,
+    exact_divergence,
+    hutchinson_divergence,
+    ode_log_prob,
+)
 from genjax.diffusion.losses import (
     WEIGHTINGS,
     DenoisingLoss,
@@ -105,6 +110,7 @@ __all__ = [
     "LinearLogSNR",
     "NoisyClassifier",
     "ODELikelihood",
+    "OracleEps",
     "Prediction",
     "PredictorCorrector",
     "ProbabilityFlow",

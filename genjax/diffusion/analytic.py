@@ -10,7 +10,9 @@ and the ``eps_fn`` / ``score_fn`` callables the samplers take. Vector data ``[ba
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 from jax.scipy.special import logsumexp
@@ -115,3 +117,21 @@ class GaussianMixture:
         chol = jnp.linalg.cholesky(self.covs)[comp]
         z = jax.random.normal(k_x, (num, self.means.shape[1]), self.covs.dtype)
         return self.means[comp] + jnp.einsum("nij,nj->ni", chol, z), comp
+
+
+class OracleEps(nn.Module):
+    """A parameter-free network returning the exact noise prediction of ``data`` under ``sde``.
+
+    Plugged into a ``Diffusion`` model in place of a trained network (``params = {}``), it makes
+    every sampler and likelihood of the model an exact reference. A ``GaussianMixture`` with a
+    label gives the class-conditional prediction.
+    """
+
+    data: Any
+    sde: Any
+
+    @nn.compact
+    def __call__(self, x: jax.Array, t: jax.Array, label: jax.Array | None = None) -> jax.Array:
+        if label is None or isinstance(self.data, GaussianData):
+            return self.data.eps(x, self.sde, t)
+        return self.data.eps(x, self.sde, t, label)

@@ -19,7 +19,13 @@ from genjax.diffusion.losses import WEIGHTINGS, DenoisingLoss, SlicedScoreLoss, 
 from genjax.diffusion.model import Affine, Diffusion, ODELikelihood, VLBLikelihood
 from genjax.diffusion.predictions import PREDICTIONS
 from genjax.diffusion.samplers import parse_sampler
-from genjax.diffusion.schedules import CosineLogSNR, DiscreteSchedule, LinearBeta, cosine_betas, linear_betas
+from genjax.diffusion.schedules import (
+    CosineLogSNR,
+    DiscreteSchedule,
+    LinearBeta,
+    cosine_betas,
+    linear_betas,
+)
 from genjax.diffusion.sde import VESDE, VPSDE, SubVPSDE
 from genjax.diffusion.times import ContinuousTimes, DiscreteTimes
 from genjax.errors import ConfigError
@@ -76,7 +82,8 @@ class _Common:
         if conditional and dataset.num_classes is None:
             raise ConfigError(f"config key 'model.conditional' = True needs labels; dataset {dataset.name!r} has none")
         self.num_classes = dataset.num_classes if conditional else None
-        self.label_dropout = r.get("label_dropout", 0.1 if conditional else 0.0, lambda v: 0 <= v < 1, "a float in [0, 1)")
+        self.label_dropout = r.get("label_dropout", 0.1 if conditional else 0.0, lambda v: 0 <= v < 1,
+                                   "a float in [0, 1)")
         self.net = _net(r, dataset, self.num_classes)
         self.prediction = PREDICTIONS[r.get("prediction", "eps", *one_of(sorted(PREDICTIONS)))]
         dq = dataset.dequantization

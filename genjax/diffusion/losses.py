@@ -24,7 +24,11 @@ import jax
 import jax.numpy as jnp
 
 from genjax.diffusion.ddpm import Bins, prior_kl, vlb_term
-from genjax.diffusion.likelihood import draw_probe, exact_divergence, hutchinson_divergence
+from genjax.diffusion.likelihood import (
+    draw_probe,
+    exact_divergence,
+    hutchinson_divergence,
+)
 from genjax.diffusion.sde import bcast
 
 

@@ -25,7 +25,12 @@ import jax.numpy as jnp
 from genjax.continuous.ode import ODESolverConfig
 from genjax.diffusion import ddim as ddim_lib
 from genjax.diffusion.ddpm import Bins, prior_kl, vlb_term
-from genjax.diffusion.guidance import cfg_combine, classifier_guided_eps, drop_labels, label_grad
+from genjax.diffusion.guidance import (
+    cfg_combine,
+    classifier_guided_eps,
+    drop_labels,
+    label_grad,
+)
 from genjax.diffusion.likelihood import ode_log_prob
 from genjax.diffusion.losses import DenoisingLoss
 from genjax.diffusion.predictions import EpsPrediction, Prediction

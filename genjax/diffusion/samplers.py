@@ -142,7 +142,8 @@ class EulerMaruyama:
             bm = diffrax.UnsafeBrownianPath(shape=x.shape, key=key)
             drift = diffrax.ODETerm(lambda u, y, _: -rsde.drift(y, top - u))
             noise = diffrax.ControlTerm(
-                lambda u, y, _: lx.DiagonalLinearOperator(jnp.broadcast_to(rsde.diffusion(top - u), y.shape).astype(y.dtype)), bm
+                lambda u, y, _: lx.DiagonalLinearOperator(
+                    jnp.broadcast_to(rsde.diffusion(top - u), y.shape).astype(y.dtype)), bm
             )
             sol = diffrax.diffeqsolve(
                 diffrax.MultiTerm(drift, noise), diffrax.Euler(), us[0], us[-1], None, x,

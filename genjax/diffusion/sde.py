@@ -96,12 +96,13 @@ class SDE:
         """``log N(z; 0, prior_std^2 I)``: ``z [batch, *event] -> [batch]``."""
         return gaussian_logp(z, self.prior_std)
 
-    def discretize(self, x: jax.Array, t: jax.Array, dt: float) -> tuple[jax.Array, jax.Array]:
-        """One step ``x_{t + dt} = x_t + f + G z`` of the forward process: returns ``(f, G)``.
+    def discretize(self, x: jax.Array, t: jax.Array, dt) -> tuple[jax.Array, jax.Array]:
+        """The step ``x_t = x_{t-dt} + f + G z`` of the forward process into ``t``: returns ``(f, G)``.
 
         Euler-Maruyama here; VP and VE override it with the exact DDPM / SMLD transitions.
+        ``dt`` may be traced (samplers on non-uniform grids).
         """
-        return self.drift(x, t) * dt, self.diffusion(t) * math.sqrt(dt)
+        return self.drift(x, t) * dt, self.diffusion(t) * jnp.sqrt(dt)
 
     def corrector_alpha(self, t: jax.Array, dt: float) -> jax.Array:
         """The ``alpha`` of score_sde's Langevin corrector step ``2 alpha (snr |z| / |score|)^2``: 1 here."""
