@@ -34,10 +34,15 @@ def test_classifier_guidance_with_the_exact_classifier_is_the_conditional_model(
     x = jax.random.normal(jax.random.key(0), (64, 2)) * 1.5
     label = jnp.ones(64, jnp.int32)
     log_p_y = lambda y, t, lab: jnp.take_along_axis(mix.class_log_posterior(y, sde, t), lab[:, None], -1)[:, 0]  # noqa: E731
-    for t in (0.05, 0.3, 0.8):
+
+    @jax.jit
+    def guided_and_conditional(t):
         _, s = sde.marginal(t)
-        guided = classifier_guided_eps(mix.eps(x, sde, t), s, label_grad(log_p_y, x, t, label), 1.0)
-        np.testing.assert_allclose(guided, mix.eps(x, sde, t, label), rtol=1e-4, atol=1e-5)
+        return classifier_guided_eps(mix.eps(x, sde, t), s, label_grad(log_p_y, x, t, label), 1.0), mix.eps(x, sde, t, label)
+
+    for t in (0.05, 0.3, 0.8):
+        guided, conditional = guided_and_conditional(jnp.asarray(t))
+        np.testing.assert_allclose(guided, conditional, rtol=1e-4, atol=1e-5)
 
 
 def _membership(x, mix, k):
@@ -49,10 +54,15 @@ def test_cfg_weight_concentrates_exact_samples_on_the_chosen_class():
     mix, sde = _mixture(), VPSDE()
     label = jnp.zeros(4000, jnp.int32)
     shares = {}
-    for w in (0.0, 1.0, 3.0):
-        eps_fn = lambda x, t, w=w: cfg_combine(mix.eps(x, sde, t, label), mix.eps(x, sde, t), w)  # noqa: E731
+
+    @jax.jit  # one program for every weight: w is traced
+    def sample(w, key):
+        eps_fn = lambda x, t: cfg_combine(mix.eps(x, sde, t, label), mix.eps(x, sde, t), w)  # noqa: E731
         problem = SamplingProblem(sde, eps_fn, ContinuousTimes(1e-3), data_time=0.0, t_min=1e-3)
-        x, _ = jax.jit(lambda k: sample_chain(problem, parse_sampler("ddim@100"), k, 4000, (2,)))(jax.random.key(1))
+        return sample_chain(problem, parse_sampler("ddim@100"), key, 4000, (2,))[0]
+
+    for w in (0.0, 1.0, 3.0):
+        x = sample(jnp.asarray(w), jax.random.key(1))
         shares[w] = _membership(x, mix, 0)
         if w == 1.0:  # the conditional model: class 0's own Gaussian
             np.testing.assert_allclose(jnp.mean(x, 0), [-1.0, 0.0], atol=0.06)

@@ -159,6 +159,7 @@ def _mock_image_run(experiment):
     return trainer, init_params, state
 
 
+@pytest.mark.slow  # compiling the UNet's init and train step takes about a minute of CPU
 def test_unet_on_mock_tfds_mnist_trains_and_conditions_on_labels():
     """One training step of experiments/ddpm_mnist.py (narrower) on mock MNIST: a class-conditional
     DDPM whose UNet goes down to an odd 7x7 level; and the UNet's contract: zero output at init,

@@ -53,18 +53,20 @@ def test_denoising_score_matching_is_minimised_by_the_true_score():
         model = Diffusion(LinearPerLevel(LEVELS), (2,), sde=sde, times=DiscreteTimes(LEVELS),
                           prediction=ScorePrediction(), objective=DenoisingLoss(SigmaSquaredWeighting()),
                           default_sampler="ddim@2")
-        batch = {"x": data.sample(jax.random.key(0), 200_000)}
+        batch = {"x": data.sample(jax.random.key(0), 100_000)}
         params = model.init(jax.random.key(1), batch)
         flat, unravel = jax.flatten_util.ravel_pytree(params)
         loss = lambda p: model.loss(unravel(p), batch, jax.random.key(2))[0]  # noqa: E731
-        grad, hess = jax.jit(jax.grad(loss))(flat), jax.jit(jax.hessian(loss))(flat)
-        best = unravel(flat - jnp.linalg.solve(hess, grad))
-        assert float(jnp.linalg.norm(jax.grad(loss)(jax.flatten_util.ravel_pytree(best)[0]))) < 1e-8
+        grad_fn = jax.jit(jax.grad(loss))
+        hess = jax.jit(jax.hessian(loss))(flat)
+        best_flat = flat - jnp.linalg.solve(hess, grad_fn(flat))
+        assert float(jnp.linalg.norm(grad_fn(best_flat))) < 1e-8
+        best = unravel(best_flat)
         for k, t in enumerate(LEVELS):
             mean, cov = data.marginal(sde, t)
             prec = jnp.linalg.inv(cov)
             a, b = best["params"]["A"][k], best["params"]["b"][k]
-            # sampling error of 200k draws: a few 1e-3 relative to the entries of the precision
+            # sampling error of 100k draws: below 1e-2 relative to the entries of the precision
             np.testing.assert_allclose(a, -prec, atol=0.03 * float(jnp.max(jnp.abs(prec))))
             np.testing.assert_allclose(b, prec @ mean, atol=0.03 * float(jnp.max(jnp.abs(prec))))
 
