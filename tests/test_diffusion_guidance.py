@@ -93,13 +93,21 @@ def test_cfg_with_weight_zero_is_the_unconditional_model():
     np.testing.assert_allclose(model.guided_eps_fn(params, label=2, guidance=1.0)(x, t), cond, atol=1e-6)
     np.testing.assert_allclose(model.guided_eps_fn(params, label=2, guidance=2.5)(x, t), uncond + 2.5 * (cond - uncond),
                                rtol=1e-5, atol=1e-5)
-    key = jax.random.key(5)
-    np.testing.assert_allclose(model.sample(params, key, 16, label=1, guidance=0.0), model.sample(params, key, 16),
-                               atol=1e-5)
     # label dropout replaces labels by the null id (num_classes) at the given rate
     dropped = drop_labels(jax.random.key(6), jnp.zeros(20_000, jnp.int32), 0.3, 3)
     assert set(np.unique(dropped).tolist()) == {0, 3}
     assert float(jnp.mean(dropped == 3)) == pytest.approx(0.3, abs=0.015)
+
+
+@pytest.mark.slow
+def test_cfg_sampling_with_weight_zero_draws_the_unconditional_samples():
+    model = _conditional_model()
+    params = model.init(jax.random.key(2), {"x": jnp.ones((8, 2)), "label": jnp.arange(8) % 3})
+    params = jax.tree_util.tree_map(lambda p: p + 0.3 * jax.random.normal(jax.random.key(3), p.shape), params)
+    key = jax.random.key(5)
+    np.testing.assert_allclose(model.sample(params, key, 16, label=1, guidance=0.0), model.sample(params, key, 16),
+                               atol=1e-5)
+    assert float(jnp.max(jnp.abs(model.sample(params, key, 16, label=1, guidance=1.0) - model.sample(params, key, 16)))) > 1e-4
 
 
 @pytest.mark.slow
