@@ -11,19 +11,23 @@ from genjax.nn.mlp import (
     get_activation,
     sinusoidal_embedding,
 )
+from genjax.nn.unet import AttentionBlock, ResBlock, UNet
 
 __all__ = [
     "ACTIVATIONS",
+    "AttentionBlock",
     "ConcatSquashDense",
     "ConcatSquashMLP",
-    "MADE",
-    "MLP",
     "ConvResNet",
     "GlowConvNet",
+    "MADE",
+    "MLP",
     "MaskedDense",
+    "ResBlock",
     "ResNetBlock",
     "TimeEmbedding",
     "TimeMLP",
+    "UNet",
     "broadcast_cond",
     "get_activation",
     "made_degrees",

@@ -1,0 +1,188 @@
+"""Config -> diffusion models (used by the registry): the only place names pick objects.
+
+Three builders share the network, prediction, guidance, likelihood and sampling keys:
+
+- ``ddpm``: a VP process trained at ``num_steps`` discrete times (linear or cosine betas);
+  simple or full variational loss; ``log_prob`` the variational bound (or the PF-ODE).
+- ``score_sde``: VP, sub-VP or VE SDE in continuous time; denoising or sliced score matching;
+  ``log_prob`` through the probability-flow ODE.
+- ``ncsn``: the VE process at ``num_levels`` geometric noise levels; annealed Langevin sampling.
+"""
+
+from __future__ import annotations
+
+from genjax.config import SectionReader, one_of
+from genjax.continuous.ode import SOLVERS, ODESolverConfig
+from genjax.diffusion.ddpm import VARIANCES, Bins
+from genjax.diffusion.likelihood import DIVERGENCES, PROBES
+from genjax.diffusion.losses import WEIGHTINGS, DenoisingLoss, SlicedScoreLoss, VLBLoss
+from genjax.diffusion.model import Affine, Diffusion, ODELikelihood, VLBLikelihood
+from genjax.diffusion.predictions import PREDICTIONS
+from genjax.diffusion.samplers import parse_sampler
+from genjax.diffusion.schedules import (
+    CosineLogSNR,
+    DiscreteSchedule,
+    LinearBeta,
+    cosine_betas,
+    linear_betas,
+)
+from genjax.diffusion.sde import VESDE, VPSDE, SubVPSDE
+from genjax.diffusion.times import ContinuousTimes, DiscreteTimes
+from genjax.errors import ConfigError
+from genjax.nn import ACTIVATIONS, TimeMLP, UNet
+
+NETS = ("mlp", "unet")
+SDES = ("vp", "subvp", "ve")
+SCORE_LOSSES = ("dsm", "ssm", "ssm_vr")
+
+
+def _widths(v):
+    return isinstance(v, tuple) and len(v) > 0 and all(isinstance(w, int) and w >= 1 for w in v)
+
+
+def _positive(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
+
+
+def _pos_int(v):
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 1
+
+
+def _net(r: SectionReader, dataset, num_classes):
+    kind = r.get("net", "unet" if len(dataset.event_shape) == 3 else "mlp", *one_of(NETS))
+    time_scale = r.get("time_scale", 1000.0, _positive, "a float > 0")
+    if kind == "mlp":
+        return TimeMLP(
+            hidden=r.get("hidden", (256, 256, 256), _widths, "a tuple of positive ints"),
+            time_dim=r.get("time_dim", 64, lambda v: isinstance(v, int) and v >= 2 and v % 2 == 0, "an even int >= 2"),
+            time_scale=time_scale,
+            activation=r.get("activation", "silu", *one_of(sorted(ACTIVATIONS))),
+            num_classes=num_classes,
+        )
+    if len(dataset.event_shape) != 3:
+        raise ConfigError(f"config key 'model.net' = 'unet' needs image data [H, W, C]; dataset "
+                          f"{dataset.name!r} has events of shape {dataset.event_shape}")
+    return UNet(
+        channels=r.get("channels", 64, _pos_int, "an int >= 1"),
+        channel_mult=r.get("channel_mult", (1, 2, 2), _widths, "a tuple of positive ints"),
+        num_res_blocks=r.get("num_res_blocks", 2, _pos_int, "an int >= 1"),
+        attention_levels=r.get("attention_levels", (1,), lambda v: isinstance(v, tuple) and all(
+            isinstance(i, int) and i >= 0 for i in v), "a tuple of level indices"),
+        num_classes=num_classes,
+        time_scale=time_scale,
+        groups=r.get("groups", 8, _pos_int, "an int >= 1"),
+    )
+
+
+class _Common:
+    """Keys every diffusion builder reads, in one place."""
+
+    def __init__(self, r: SectionReader, dataset, *, default_sampler: str):
+        conditional = r.get("conditional", False)
+        if conditional and dataset.num_classes is None:
+            raise ConfigError(f"config key 'model.conditional' = True needs labels; dataset {dataset.name!r} has none")
+        self.num_classes = dataset.num_classes if conditional else None
+        self.label_dropout = r.get("label_dropout", 0.1 if conditional else 0.0, lambda v: 0 <= v < 1,
+                                   "a float in [0, 1)")
+        self.net = _net(r, dataset, self.num_classes)
+        self.prediction = PREDICTIONS[r.get("prediction", "eps", *one_of(sorted(PREDICTIONS)))]
+        dq = dataset.dequantization
+        rescale = r.get("rescale", dq is not None)
+        self.transform = Affine()
+        self.bins = None
+        if dq is not None:
+            if rescale:
+                lo, hi = dq.shift, dq.shift + dq.scale * dq.levels
+                scale = 2.0 / (hi - lo)
+                self.transform = Affine(scale, -1.0 - scale * lo)
+            self.bins = Bins(self.transform.forward(dq.shift), self.transform.scale * dq.scale, dq.levels)
+        self.sampler = r.get("sampler", default_sampler)
+        try:
+            parse_sampler(self.sampler)
+        except ValueError as e:
+            raise ConfigError(f"config key 'model.sampler' = {self.sampler!r}: {e}") from None
+        self.solver = ODESolverConfig(
+            solver=r.get("solver", "tsit5", *one_of(sorted(SOLVERS))),
+            steps=r.get("solver_steps", 100, _pos_int, "an int >= 1"),
+            rtol=r.get("rtol", 1e-5, _positive, "a float > 0"),
+            atol=r.get("atol", 1e-5, _positive, "a float > 0"),
+        )
+        clip = r.get("clip", 1.0 if len(dataset.event_shape) == 3 else 0.0, lambda v: v >= 0, "a float >= 0 (0: none)")
+        self.clip = clip or None
+
+    def ode_likelihood(self, r: SectionReader) -> ODELikelihood:
+        return ODELikelihood(
+            divergence=r.get("divergence", "exact", *one_of(DIVERGENCES)),
+            probe=r.get("probe", "rademacher", *one_of(PROBES)),
+            solver=ODESolverConfig(rtol=r.get("likelihood_rtol", 1e-5, _positive, "a float > 0"),
+                                   atol=r.get("likelihood_atol", 1e-5, _positive, "a float > 0")),
+        )
+
+    def model(self, event_shape, **kw) -> Diffusion:
+        return Diffusion(self.net, event_shape, prediction=self.prediction, num_classes=self.num_classes,
+                         label_dropout=self.label_dropout, transform=self.transform,
+                         default_sampler=self.sampler, solver=self.solver, clip=self.clip, **kw)
+
+
+def _score_objective(r: SectionReader, default_weighting: str):
+    loss = r.get("loss", "dsm", *one_of(SCORE_LOSSES))
+    if loss == "dsm":
+        return DenoisingLoss(WEIGHTINGS[r.get("weighting", default_weighting, *one_of(sorted(WEIGHTINGS)))])
+    return SlicedScoreLoss(variance_reduced=loss == "ssm_vr", probe=r.get("probe_ssm", "gaussian", *one_of(PROBES)))
+
+
+def build_ddpm(model_config, dataset) -> Diffusion:
+    r = SectionReader(model_config, "model")
+    c = _Common(r, dataset, default_sampler="ddpm")
+    num_steps = r.get("num_steps", 1000, _pos_int, "an int >= 1")
+    schedule = r.get("schedule", "linear", *one_of(("linear", "cosine")))
+    if schedule == "linear":
+        betas = linear_betas(num_steps, r.get("beta_start", 1e-4, _positive, "a float > 0"),
+                             r.get("beta_end", 0.02, lambda v: 0 < v < 1, "a float in (0, 1)"))
+    else:
+        betas = cosine_betas(num_steps)
+    sde = VPSDE(DiscreteSchedule(betas))
+    variance = r.get("variance", "large", *one_of(VARIANCES))
+    loss = r.get("loss", "simple", *one_of(("simple", "vlb")))
+    objective = DenoisingLoss() if loss == "simple" else VLBLoss(variance, c.bins)
+    likelihood_kind = r.get("likelihood", "vlb", *one_of(("vlb", "ode")))
+    likelihood = VLBLikelihood(variance, c.bins) if likelihood_kind == "vlb" else c.ode_likelihood(r)
+    r.finish()
+    return c.model(dataset.event_shape, sde=sde, times=DiscreteTimes.uniform(num_steps), objective=objective,
+                   likelihood=likelihood)
+
+
+def build_score_sde(model_config, dataset) -> Diffusion:
+    r = SectionReader(model_config, "model")
+    c = _Common(r, dataset, default_sampler="ode")
+    kind = r.get("sde", "vp", *one_of(SDES))
+    if kind == "ve":
+        sigma_min = r.get("sigma_min", 0.01, _positive, "a float > 0")
+        sde = VESDE(sigma_min, r.get("sigma_max", 50.0, lambda v: v > sigma_min, f"a float > sigma_min = {sigma_min}"))
+    else:
+        schedule_kind = r.get("schedule", "linear", *one_of(("linear", "cosine")))
+        if schedule_kind == "linear":
+            schedule = LinearBeta(r.get("beta_min", 0.1, _positive, "a float > 0"),
+                                  r.get("beta_max", 20.0, _positive, "a float > 0"))
+        else:
+            schedule = CosineLogSNR()
+        sde = VPSDE(schedule) if kind == "vp" else SubVPSDE(schedule)
+    t_min = r.get("t_min", 1e-5 if kind == "ve" else 1e-3, lambda v: 0 < v < 1, "a float in (0, 1)")
+    objective = _score_objective(r, "simple")
+    likelihood = c.ode_likelihood(r)
+    r.finish()
+    return c.model(dataset.event_shape, sde=sde, times=ContinuousTimes(t_min), objective=objective,
+                   likelihood=likelihood)
+
+
+def build_ncsn(model_config, dataset) -> Diffusion:
+    r = SectionReader(model_config, "model")
+    c = _Common(r, dataset, default_sampler="ald@100")
+    sigma_min = r.get("sigma_min", 0.01, _positive, "a float > 0")
+    sde = VESDE(sigma_min, r.get("sigma_max", 1.0, lambda v: v > sigma_min, f"a float > sigma_min = {sigma_min}"))
+    num_levels = r.get("num_levels", 10, lambda v: isinstance(v, int) and v >= 2, "an int >= 2")
+    objective = _score_objective(r, "sigma2")
+    likelihood = c.ode_likelihood(r)
+    r.finish()
+    return c.model(dataset.event_shape, sde=sde, times=DiscreteTimes.uniform(num_levels, include_zero=True),
+                   objective=objective, likelihood=likelihood)

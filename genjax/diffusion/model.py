@@ -1,0 +1,287 @@
+"""The diffusion Model: a noise-predicting network on a noising process, as a genjax Model.
+
+One class covers DDPM (a VP process trained at 1000 discrete times), score SDEs (VP, sub-VP,
+VE in continuous time) and NCSN (VE at a few geometric noise levels): they differ in the
+process, the training times, what the network predicts and the objective, all plain objects
+chosen by the builders (``genjax.diffusion.builders``). Every sampler of
+``genjax.diffusion.samplers`` and both likelihoods work with any of them where they are
+defined.
+
+Data are mapped to the model's space by an affine ``transform`` (dequantized data in
+``[lo, hi)`` to ``[-1, 1)``); ``sample`` maps back and ``log_prob`` adds the log-determinant,
+so likelihoods are densities of the data as the dataset gives it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from genjax.continuous.ode import ODESolverConfig
+from genjax.diffusion import ddim as ddim_lib
+from genjax.diffusion.ddpm import Bins, prior_kl, vlb_term
+from genjax.diffusion.guidance import (
+    cfg_combine,
+    classifier_guided_eps,
+    drop_labels,
+    label_grad,
+)
+from genjax.diffusion.likelihood import ode_log_prob
+from genjax.diffusion.losses import DenoisingLoss
+from genjax.diffusion.predictions import EpsPrediction, Prediction
+from genjax.diffusion.samplers import SamplingProblem, parse_sampler, sample_chain
+from genjax.diffusion.sde import SDE, bcast
+from genjax.diffusion.times import ContinuousTimes
+
+
+@dataclasses.dataclass(frozen=True)
+class Affine:
+    """``y = scale * x + shift`` elementwise, data -> model space."""
+
+    scale: float = 1.0
+    shift: float = 0.0
+
+    def forward(self, x):
+        return self.scale * x + self.shift
+
+    def inverse(self, y):
+        return (y - self.shift) / self.scale
+
+    def log_det(self, num_dims: int) -> float:
+        """``log |dy/dx|`` of one example."""
+        return num_dims * math.log(abs(self.scale))
+
+
+@dataclasses.dataclass(frozen=True)
+class ODELikelihood:
+    """``log p(x)`` through the probability-flow ODE from ``t_min`` to ``T`` (exact up to the
+    solver's tolerance and the prior mismatch at ``T``; a density of ``p_{t_min}``).
+
+    ``divergence``: "exact" (``D`` JVPs per evaluation) or "hutchinson" (one probe per example,
+    unbiased for ``p`` but not for ``log p``).
+    """
+
+    divergence: str = "exact"
+    probe: str = "rademacher"
+    solver: ODESolverConfig = ODESolverConfig(rtol=1e-5, atol=1e-5)
+
+    def __call__(self, model, params, y: jax.Array, key: jax.Array):
+        rsde = model.sde.reverse(lambda x, t: model.score(params, x, t), probability_flow=True)
+        logp, _, nfe = ode_log_prob(rsde.drift, model.sde.prior_logp, y, model.times.t_min, model.sde.T, self.solver,
+                                    divergence=self.divergence, key=key, probe=self.probe)
+        return logp, {"nfe": nfe}
+
+
+@dataclasses.dataclass(frozen=True)
+class VLBLikelihood:
+    """DDPM's variational lower bound on ``log p`` summed over all the model's discrete times
+    (one noise draw per term). With ``bins`` the decoder is discretised and the bound is on the
+    probability of the data's bin, returned as the log-density of the piecewise-constant
+    density on bins (``log P(bin) - D log width``)."""
+
+    variance: str = "large"
+    bins: Bins | None = None
+
+    def __call__(self, model, params, y: jax.Array, key: jax.Array):
+        values = model.times.array()
+        eps_fn = lambda x, t: model.eps(params, x, t)  # noqa: E731
+
+        def body(total, inp):
+            i, k = inp  # one time for the whole batch
+            noise = jax.random.normal(k, y.shape, y.dtype)
+            term = vlb_term(model.sde, eps_fn, y, noise, model.times.previous(i), values[i], first=i == 0,
+                            variance=self.variance, bins=self.bins)
+            return total + term, None
+
+        idx = jnp.arange(values.shape[0])
+        total, _ = jax.lax.scan(body, prior_kl(model.sde, y), (idx, jax.random.split(key, values.shape[0])))
+        logp = -total
+        if self.bins is not None:
+            logp = logp - math.prod(y.shape[1:]) * math.log(self.bins.width)
+        return logp, {"nfe": jnp.asarray(values.shape[0])}
+
+
+class Diffusion:
+    """A diffusion / score model.
+
+    Args:
+      net: Linen module ``(x [batch, *event], t [batch], label [batch] | None) -> [batch, *event]``.
+      event_shape: shape of one example.
+      sde: the noising process (``VPSDE``, ``SubVPSDE``, ``VESDE``).
+      times: training times (``ContinuousTimes`` or ``DiscreteTimes``).
+      prediction: what the network predicts (eps, x0, v or score).
+      objective: the training loss object (``DenoisingLoss``, ``VLBLoss``, ``SlicedScoreLoss``).
+      likelihood: what ``log_prob`` computes (``ODELikelihood`` or ``VLBLikelihood``).
+      num_classes: number of labels of a class-conditional net (label id ``num_classes`` is
+        the null class), or None.
+      label_dropout: probability of training with the null label (classifier-free guidance).
+      transform: data -> model space map.
+      default_sampler: the spec ``sample`` uses when given none or "default".
+      solver: the default ODE solve of the "ode" sampler.
+      clip: bound on ``x0_hat`` in DDPM / DDIM steps (e.g. 1.0 for images), or None.
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        event_shape: tuple[int, ...],
+        *,
+        sde: SDE,
+        times: Any = ContinuousTimes(),
+        prediction: Prediction = EpsPrediction(),
+        objective: Any = DenoisingLoss(),
+        likelihood: Any = ODELikelihood(),
+        num_classes: int | None = None,
+        label_dropout: float = 0.0,
+        transform: Affine = Affine(),
+        default_sampler: str = "ode",
+        solver: ODESolverConfig = ODESolverConfig(rtol=1e-5, atol=1e-5),
+        clip: float | None = None,
+    ):
+        self.net = net
+        self.event_shape = tuple(event_shape)
+        self.sde = sde
+        self.times = times
+        self.prediction = prediction
+        self.objective = objective
+        self.likelihood = likelihood
+        self.num_classes = num_classes
+        self.label_dropout = label_dropout
+        self.transform = transform
+        self.default_sampler = default_sampler
+        self.solver = solver
+        self.clip = clip
+        parse_sampler(default_sampler)  # fail early on a bad spec
+        with jax.ensure_compile_time_eval():
+            _, s0 = sde.marginal(0.0)
+            # Where DDPM / DDIM chains end: 0 if the process is noise-free there, else t_min.
+            self.data_time = 0.0 if float(s0) == 0.0 else times.t_min
+
+    @property
+    def num_dims(self) -> int:
+        return math.prod(self.event_shape)
+
+    # -- the network ---------------------------------------------------------------------
+
+    def _labels(self, label, n: int):
+        if self.num_classes is None:
+            return None
+        if label is None:
+            return jnp.full((n,), self.num_classes, jnp.int32)
+        return jnp.broadcast_to(jnp.asarray(label, jnp.int32), (n,))
+
+    def init(self, key: jax.Array, batch: dict) -> Any:
+        x = self.transform.forward(batch["x"])
+        return self.net.init(key, x, jnp.zeros(x.shape[:1], x.dtype), self._labels(batch.get("label"), x.shape[0]))
+
+    def net_output(self, params, x: jax.Array, t, label=None) -> jax.Array:
+        """The raw network output at ``x [batch, *event]`` (model space), ``t`` scalar or ``[batch]``."""
+        t = jnp.broadcast_to(jnp.asarray(t, x.dtype), x.shape[:1])
+        return self.net.apply(params, x, t, self._labels(label, x.shape[0]))
+
+    def eps(self, params, x: jax.Array, t, label=None) -> jax.Array:
+        """The noise prediction ``eps_hat(x, t)`` (null label when ``label`` is None)."""
+        out = self.net_output(params, x, t, label)
+        t = jnp.broadcast_to(jnp.asarray(t, x.dtype), x.shape[:1])
+        m, s = self.sde.marginal(t)
+        return self.prediction.to_eps(out, x, bcast(m, x), bcast(s, x))
+
+    def score(self, params, x: jax.Array, t, label=None) -> jax.Array:
+        """``-eps_hat / s(t)``: the model's ``grad log p_t(x)``."""
+        _, s = self.sde.marginal(t)
+        return -self.eps(params, x, t, label) / bcast(s, x)
+
+    def guided_eps_fn(self, params, *, label=None, guidance=None, classifier=None, classifier_scale: float = 1.0):
+        """``(x, t) -> eps`` with classifier-free guidance weight ``guidance`` and/or classifier guidance.
+
+        Args:
+          label: class id (int or ``[batch]``), or None for the unconditional model.
+          guidance: ``w`` of ``eps_u + w (eps_c - eps_u)``; None means the plain conditional
+            model (``w = 1``).
+          classifier: ``log_p_y(x, t, label) -> [batch]`` of a noisy classifier in model space
+            (``NoisyClassifier.log_prob_fn(params)``), or None.
+          classifier_scale: its scale ``s``.
+        """
+        if (guidance is not None or classifier is not None) and label is None:
+            raise ValueError("guidance needs a label")
+        if guidance is not None and self.num_classes is None:
+            raise ValueError("classifier-free guidance needs a class-conditional model (num_classes)")
+
+        def eps_fn(x, t):
+            n = x.shape[0]
+            if guidance is None:
+                eps = self.eps(params, x, t, label)
+            else:
+                y = self._labels(label, n)
+                null = jnp.full((n,), self.num_classes, jnp.int32)
+                both = self.eps(params, jnp.concatenate([x, x]), t, jnp.concatenate([y, null]))
+                eps = cfg_combine(both[:n], both[n:], guidance)
+            if classifier is not None:
+                y = jnp.broadcast_to(jnp.asarray(label, jnp.int32), (n,))
+                _, s = self.sde.marginal(t)
+                eps = classifier_guided_eps(eps, s, label_grad(classifier, x, t, y), classifier_scale)
+            return eps
+
+        return eps_fn
+
+    # -- the Model contract ---------------------------------------------------------------
+
+    def loss(self, params, batch: dict, key: jax.Array):
+        k_drop, k_loss = jax.random.split(key)
+        x0 = self.transform.forward(batch["x"])
+        label = batch.get("label") if self.num_classes is not None else None
+        if label is not None and self.label_dropout > 0:
+            label = drop_labels(k_drop, label, self.label_dropout, self.num_classes)
+        terms = self.objective(self, params, x0, label, k_loss)
+        return jnp.mean(terms.total), terms.metrics()
+
+    def problem(self, params, **guidance) -> SamplingProblem:
+        return SamplingProblem(self.sde, self.guided_eps_fn(params, **guidance), self.times, self.data_time,
+                               self.times.t_min, self.solver, self.clip)
+
+    def sample_with_stats(self, params, key: jax.Array, num: int, *, sampler: str | None = None, label=None,
+                          guidance=None, classifier=None, classifier_scale: float = 1.0):
+        """``(x [num, *event], {"nfe"})`` in data space; see ``genjax.diffusion.samplers`` for specs
+        and ``guided_eps_fn`` for the guidance arguments."""
+        spec = self.default_sampler if sampler in (None, "default") else sampler
+        problem = self.problem(params, label=label, guidance=guidance, classifier=classifier,
+                               classifier_scale=classifier_scale)
+        y, stats = sample_chain(problem, parse_sampler(spec), key, num, self.event_shape)
+        return self.transform.inverse(y), stats
+
+    def sample(self, params, key: jax.Array, num: int, **opts) -> jax.Array:
+        return self.sample_with_stats(params, key, num, **opts)[0]
+
+    def log_prob(self, params, x: jax.Array, key: jax.Array | None = None) -> jax.Array:
+        """``log p(x)`` of the unconditional model, ``x [batch, *event] -> [batch]``.
+
+        With ``ODELikelihood`` the probability-flow ODE density (exact up to solver tolerance);
+        with ``VLBLikelihood`` a lower bound (DDPM's variational bound).
+        """
+        return self.log_prob_with_stats(params, x, key)[0]
+
+    def log_prob_with_stats(self, params, x: jax.Array, key: jax.Array | None = None):
+        key = jax.random.key(0) if key is None else key
+        y = self.transform.forward(x)
+        logp, stats = self.likelihood(self, params, y, key)
+        return logp + self.transform.log_det(self.num_dims), stats
+
+    # -- DDIM inversion -------------------------------------------------------------------
+
+    def _ddim_grid(self, steps: int | None):
+        return self.times.grid(steps or self.times.default_steps, self.data_time)[::-1]
+
+    def encode(self, params, x: jax.Array, *, steps: int | None = None, label=None) -> jax.Array:
+        """Deterministic DDIM encoding of data ``x`` into latents at ``t = T``."""
+        eps_fn = self.guided_eps_fn(params, label=label)
+        return ddim_lib.encode(eps_fn, self.transform.forward(x), self.sde, self._ddim_grid(steps))
+
+    def decode(self, params, z: jax.Array, *, steps: int | None = None, label=None) -> jax.Array:
+        """Deterministic DDIM decoding of latents ``z`` back to data space."""
+        eps_fn = self.guided_eps_fn(params, label=label)
+        return self.transform.inverse(ddim_lib.decode(eps_fn, z, self.sde, self._ddim_grid(steps)))
