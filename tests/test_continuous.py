@@ -163,7 +163,9 @@ _slow = pytest.mark.slow
 def test_fixed_step_cnf_solve_converges_at_the_solver_order(name, order):
     with jax.enable_x64(True):
         solve, exact = _order_problem()
-        steps = np.array([8, 16, 32]) if order >= 3 else np.array([8, 16, 32, 64])
+        # Fifth-order pairs are pre-asymptotic at 8 steps (Tsit5's leading error coefficient is
+        # tuned small): local slopes 5.46 / 5.26 / 5.14 from 8 to 64 steps; the fit starts at 16.
+        steps = {5: np.array([16, 32, 64]), 3: np.array([8, 16, 32])}.get(order, np.array([8, 16, 32, 64]))
         errs = [float(jnp.max(jnp.abs(solve(ODESolverConfig(name, steps=int(n), fixed_grid=True)) - exact)))
                 for n in steps]
         slope = -np.polyfit(np.log(steps), np.log(errs), 1)[0]
