@@ -130,6 +130,19 @@ def test_log_prob_of_an_exact_model_in_a_rescaled_space_is_the_data_density():
         lp = jax.jit(lambda x: model.log_prob({}, x))(x)
         # the VP prior N(0, I) differs from p_1 by O(m(1)) = 0.7%: compare at 1e-2
         np.testing.assert_allclose(lp, data_y.log_prob(y) + 2 * np.log(2.0), atol=1e-2)
+        # the prior part: all covariances m^2 Sigma + s^2 I commute, so the PF-ODE is the affine map
+        # y_t = m_t mu + C_t^{1/2} C_0^{-1/2} (y - m_0 mu) with C_t = m_t^2 Sigma + s_t^2 I
+        _, stats = jax.jit(lambda x: model.log_prob_with_stats({}, x))(x)
+
+        def cov_power(t, power):
+            m, s = sde.marginal(t)
+            w, v = jnp.linalg.eigh(m**2 * data_y.cov + s**2 * jnp.eye(2))
+            return (v * w**power) @ v.T, m
+
+        c0, m0 = cov_power(1e-5, -0.5)
+        c1, m1 = cov_power(1.0, 0.5)
+        y_T = m1 * data_y.mean + (y - m0 * data_y.mean) @ (c1 @ c0).T
+        np.testing.assert_allclose(stats["prior_logp"], sde.prior_logp(y_T), rtol=1e-5)
 
 
 @pytest.mark.slow  # the trainer's compile and evaluation; every experiment run exercises it too

@@ -64,6 +64,10 @@ class ODELikelihood:
 
     ``divergence``: "exact" (``D`` JVPs per evaluation) or "hutchinson" (one probe per example,
     unbiased for ``p`` but not for ``log p``).
+
+    Stats: ``nfe`` and ``prior_logp [batch]``, the ``log p_T(x_T)`` part of ``log p``; the rest is
+    the divergence integral. A trajectory that leaves the region the network was trained on
+    shows up as a large ``|x_T|``, i.e. a very negative ``prior_logp``.
     """
 
     divergence: str = "exact"
@@ -72,9 +76,9 @@ class ODELikelihood:
 
     def __call__(self, model, params, y: jax.Array, key: jax.Array):
         rsde = model.sde.reverse(lambda x, t: model.score(params, x, t), probability_flow=True)
-        logp, _, nfe = ode_log_prob(rsde.drift, model.sde.prior_logp, y, model.times.t_min, model.sde.T, self.solver,
-                                    divergence=self.divergence, key=key, probe=self.probe)
-        return logp, {"nfe": nfe}
+        logp, y_T, nfe = ode_log_prob(rsde.drift, model.sde.prior_logp, y, model.times.t_min, model.sde.T,
+                                      self.solver, divergence=self.divergence, key=key, probe=self.probe)
+        return logp, {"nfe": nfe, "prior_logp": model.sde.prior_logp(y_T)}
 
 
 @dataclasses.dataclass(frozen=True)
