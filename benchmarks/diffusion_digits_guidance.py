@@ -33,6 +33,7 @@ def main() -> None:
     p.add_argument("--weights", default="0,1,2,4")
     p.add_argument("--num", type=int, default=200, help="samples per digit and weight")
     p.add_argument("--sampler", default="ode")
+    p.add_argument("--name", default="diffusion_digits_guidance", help="results file name")
     args = p.parse_args()
     workdir = pathlib.Path(args.workdir)
     config = ml_collections.ConfigDict(_tuples(json.loads((workdir / "config.json").read_text())))
@@ -62,7 +63,7 @@ def main() -> None:
         rows.append({"w": w, "class_accuracy": float(np.mean(hits)), "confidence": float(np.mean(conf)),
                      "w2_to_class": float(np.mean(w2s)), "classifier_test_accuracy": test_acc,
                      "samples_per_digit": args.num, "sampler": args.sampler, "step": step})
-    report("diffusion_digits_guidance", rows, ["w", "class_accuracy", "confidence", "w2_to_class",
+    report(args.name, rows, ["w", "class_accuracy", "confidence", "w2_to_class",
                                                "classifier_test_accuracy"])
 
 

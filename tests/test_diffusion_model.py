@@ -44,6 +44,8 @@ def _build(name, dataset="moons", **model):
         ({"sampler": "heun@5"}, ["model.sampler", "ddpm", "ode"]),
         ({"net": "unet"}, ["model.net", "image"]),
         ({"prediction": "noise"}, ["model.prediction", "eps"]),
+        ({"prediction": "v", "x0_bound": 1.0}, ["model.x0_bound", "eps"]),
+        ({"x0_bound": 1.0, "x0_bound_width": 2.0}, ["model.x0_bound_width", "(0, x0_bound"]),
         ({"variance": "medium"}, ["model.variance", "large"]),
         ({"hiden": (8,)}, ["model.hiden", "not used"]),
     ],

@@ -159,3 +159,79 @@ def test_predictions_are_one_quantity_in_different_units():
             model.prediction = PREDICTIONS["eps"]
             g = model.sde.diffusion(jnp.asarray(0.5))
             np.testing.assert_allclose(WEIGHTINGS["likelihood"](model, jnp.asarray(0.5), m, s), g**2 / s**2, rtol=1e-12)
+
+
+class Extrapolating(nn.Module):
+    """``out = c x``: the linear growth a trained network can show far from its data."""
+
+    c: float = 3.0
+
+    @nn.compact
+    def __call__(self, x, t, label=None):
+        return self.c * x
+
+
+def test_bounded_x0_prediction_is_the_eps_prediction_with_its_clean_estimate_kept_in_a_box():
+    """The implied ``x0_hat = (x - s eps_hat) / m`` is the clip of the network's own implied
+    ``(x - s out) / m``: unchanged (so ``eps_hat = out``) where that lies within
+    ``bound - width``, never beyond ``bound`` for any output, continuous and monotone across the
+    knee; the loss residual is ``eps_hat - eps`` with the eps-prediction's score scale."""
+    from genjax.diffusion import BoundedX0Prediction, EpsPrediction
+
+    with jax.enable_x64(True):
+        k1, k2, k3 = jax.random.split(jax.random.key(4), 3)
+        pred = BoundedX0Prediction(1.5, 0.25)
+        x0 = jax.random.uniform(k1, (400, 4), minval=-1.25, maxval=1.25)  # inside the identity range
+        eps = jax.random.normal(k2, (400, 4))
+        delta = 2.0 * jax.random.normal(k3, (400, 4))
+        for m, s in ((0.999, 0.045), (0.6, 0.8), (0.01, 0.99995)):
+            xt = m * x0 + s * eps
+            out = eps + m / s * delta  # implied x0 = x0 - delta: inside the box and far outside
+            eps_hat = pred.to_eps(out, xt, m, s)
+            x0_hat = (xt - s * eps_hat) / m
+            raw = (xt - s * out) / m
+            np.testing.assert_allclose(x0_hat, pred.clip(raw), rtol=1e-9, atol=1e-12)
+            assert float(jnp.max(jnp.abs(x0_hat))) < 1.5 * (1 + 1e-12)
+            inside = jnp.abs(raw) <= 1.25
+            assert 0 < int(inside.sum()) < inside.size  # both regimes occur
+            np.testing.assert_allclose(jnp.where(inside, eps_hat, out), out, rtol=1e-9, atol=1e-9)
+            np.testing.assert_allclose(pred.error(out, xt, x0, eps, m, s), eps_hat - eps, rtol=1e-12)
+            np.testing.assert_allclose(pred.error(eps, xt, x0, eps, m, s), 0.0, atol=1e-9)  # exact eps: no loss
+            np.testing.assert_allclose(pred.score_scale(m, s), EpsPrediction().score_scale(m, s))
+        z = jnp.linspace(-3.0, 3.0, 60_001)  # tanh saturates in float64 beyond this
+        c = pred.clip(z)
+        assert float(jnp.min(jnp.diff(c))) > 0  # strictly increasing
+        assert float(jnp.max(jnp.abs(jnp.diff(c)))) <= float(z[1] - z[0]) * (1 + 1e-9)  # 1-Lipschitz, no jump
+        np.testing.assert_allclose(jax.vmap(jax.grad(pred.clip))(jnp.asarray([1.25, 1.2500001, -1.3])),
+                                   [1.0, 1.0, 1 - np.tanh(0.05 / 0.25) ** 2], rtol=1e-6)
+
+
+def test_bounded_x0_keeps_the_probability_flow_field_of_bounded_data_far_from_it():
+    """With a network that grows linearly in ``x``, the VP probability-flow velocity
+    ``f - g^2 score / 2`` of the bounded prediction is ``beta m (m x - x0_hat) / (2 s^2)``: within
+    ``beta m b / (2 s^2)`` per coordinate of the exact field of data at a point inside the box,
+    at any ``|x|``; the plain eps-prediction of the same network departs from it in proportion
+    to ``|x|``."""
+    from genjax.diffusion import BoundedX0Prediction, EpsPrediction
+
+    sde = VPSDE()
+    bound = 1.1
+    with jax.enable_x64(True):
+        x = 1e4 * jax.random.normal(jax.random.key(5), (8, 3))
+        a = jnp.asarray([0.5, -1.0, 0.0])  # a point in [-1, 1]^3
+        for pred, bounded in ((BoundedX0Prediction(bound, 0.1), True), (EpsPrediction(), False)):
+            model = Diffusion(Extrapolating(), (3,), sde=sde, prediction=pred)
+            params = model.init(jax.random.key(0), {"x": x})
+            velocity = sde.reverse(lambda y, t: model.score(params, y, t), probability_flow=True).drift
+            for t in (0.05, 0.3, 0.6, 0.95):
+                m, s = (float(v) for v in sde.marginal(jnp.asarray(t)))
+                beta = float(sde.schedule.beta(jnp.asarray(t)))
+                v = velocity(x, jnp.full((8,), t))
+                exact_point = 0.5 * beta * m * (m * x - a) / s**2  # data = the point a
+                gap = jnp.max(jnp.abs(v - exact_point))
+                if bounded:
+                    x0_hat = pred.clip((x - s * 3.0 * x) / m)
+                    np.testing.assert_allclose(v, 0.5 * beta * m * (m * x - x0_hat) / s**2, rtol=1e-9)
+                    assert float(gap) <= beta * m * bound / s**2 * (1 + 1e-9)
+                else:
+                    assert float(gap) > 100 * beta * m * bound / s**2

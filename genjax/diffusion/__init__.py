@@ -45,6 +45,7 @@ from genjax.diffusion.losses import (
 )
 from genjax.diffusion.model import Affine, Diffusion, ODELikelihood, VLBLikelihood
 from genjax.diffusion.predictions import (
+    BoundedX0Prediction,
     PREDICTIONS,
     EpsPrediction,
     Prediction,
@@ -100,6 +101,7 @@ __all__ = [
     "Diffusion",
     "DiscreteSchedule",
     "DiscreteTimes",
+    "BoundedX0Prediction",
     "EpsPrediction",
     "EulerMaruyama",
     "GaussianData",

@@ -17,7 +17,7 @@ from genjax.diffusion.ddpm import VARIANCES, Bins
 from genjax.diffusion.likelihood import DIVERGENCES, PROBES
 from genjax.diffusion.losses import WEIGHTINGS, DenoisingLoss, SlicedScoreLoss, VLBLoss
 from genjax.diffusion.model import Affine, Diffusion, ODELikelihood, VLBLikelihood
-from genjax.diffusion.predictions import PREDICTIONS
+from genjax.diffusion.predictions import PREDICTIONS, BoundedX0Prediction
 from genjax.diffusion.samplers import parse_sampler
 from genjax.diffusion.schedules import (
     CosineLogSNR,
@@ -85,7 +85,18 @@ class _Common:
         self.label_dropout = r.get("label_dropout", 0.1 if conditional else 0.0, lambda v: 0 <= v < 1,
                                    "a float in [0, 1)")
         self.net = _net(r, dataset, self.num_classes)
-        self.prediction = PREDICTIONS[r.get("prediction", "eps", *one_of(sorted(PREDICTIONS)))]
+        prediction = r.get("prediction", "eps", *one_of(sorted(PREDICTIONS)))
+        self.prediction = PREDICTIONS[prediction]
+        # x0_bound > 0: the eps network's implied x0 is kept in [-x0_bound, x0_bound] (BoundedX0Prediction)
+        x0_bound = r.get("x0_bound", 0.0, lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0,
+                         "a float >= 0 (0: none)")
+        width = r.get("x0_bound_width", 0.1 * (x0_bound or 1.0), lambda v: _positive(v) and v <= (x0_bound or v),
+                      f"a float in (0, x0_bound = {x0_bound}]")
+        if x0_bound:
+            if prediction != "eps":
+                raise ConfigError(f"config key 'model.x0_bound' = {x0_bound} needs model.prediction = 'eps' "
+                                  f"(it bounds the clean-data estimate of a noise prediction); got {prediction!r}")
+            self.prediction = BoundedX0Prediction(float(x0_bound), float(width))
         dq = dataset.dequantization
         rescale = r.get("rescale", dq is not None)
         self.transform = Affine()

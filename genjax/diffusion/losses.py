@@ -129,8 +129,8 @@ class DenoisingLoss:
         xt = model.sde.perturb(x0, t, eps)
         m, s = model.sde.marginal(t)
         out = model.net_output(params, xt, t, label)
-        target = model.prediction.target(x0, eps, bcast(m, x0), bcast(s, x0))
-        return DenoisingTerms(_mean_event((out - target) ** 2), self.weighting(model, t, m, s))
+        error = model.prediction.error(out, xt, x0, eps, bcast(m, x0), bcast(s, x0))
+        return DenoisingTerms(_mean_event(error**2), self.weighting(model, t, m, s))
 
 
 @dataclasses.dataclass(frozen=True)

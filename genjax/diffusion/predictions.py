@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 
 import jax
+import jax.numpy as jnp
 
 
 class Prediction:
@@ -32,6 +33,10 @@ class Prediction:
 
     def score_scale(self, m, s):
         raise NotImplementedError
+
+    def error(self, out, x, x0, eps, m, s) -> jax.Array:
+        """The residual the denoising loss squares: ``out - target`` in the prediction's units."""
+        return out - self.target(x0, eps, m, s)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,6 +101,49 @@ class ScorePrediction(Prediction):
 
     def score_scale(self, m, s):
         return 1.0
+
+
+@dataclasses.dataclass(frozen=True)
+class BoundedX0Prediction(Prediction):
+    """Noise prediction whose implied clean-data estimate is kept inside ``[-bound, bound]``.
+
+    The network predicts ``eps`` as in ``EpsPrediction``; its implied ``x0 = (x - s out) / m`` is
+    passed through ``clip``: the identity on ``[-(bound - width), bound - width]``, then a tanh
+    knee of width ``width`` that never reaches ``bound``. Then ``eps_hat = (x - m x0_hat) / s``,
+    and the loss residual is ``eps_hat - eps``, the eps-MSE. Wherever the implied ``x0`` lies in
+    the identity range (all data in ``[-(bound - width), bound - width]^d`` at small noise), the
+    model is the plain eps-prediction. Far from the data, ``eps_hat - x / s`` is bounded by
+    ``m bound / s``: the implied score is ``-x / s^2 + O(bound)``, as the exact score of any data
+    inside the box, and the VP probability-flow velocity ``beta m (m x - x0_hat) / (2 s^2)`` keeps
+    the exact field's growth in ``x`` instead of the faster one an eps network's linear
+    extrapolation ``eps_hat ~ c x`` gives. ``E[x_0 | x_t]`` of data in the box lies in the box, so
+    the exact denoiser is representable.
+    """
+
+    bound: float = 1.1
+    width: float = 0.1
+    name: str = "eps_bounded_x0"
+
+    def clip(self, z):
+        knee = self.bound - self.width
+        excess = jnp.maximum(jnp.abs(z) - knee, 0.0)
+        return jnp.where(jnp.abs(z) <= knee, z, jnp.sign(z) * (knee + self.width * jnp.tanh(excess / self.width)))
+
+    def x0(self, out, x, m, s):
+        """The bounded clean-data estimate behind ``out``."""
+        return self.clip((x - s * out) / m)
+
+    def to_eps(self, out, x, m, s):
+        return (x - m * self.x0(out, x, m, s)) / s
+
+    def target(self, x0, eps, m, s):
+        return eps
+
+    def score_scale(self, m, s):
+        return 1.0 / s
+
+    def error(self, out, x, x0, eps, m, s):
+        return self.to_eps(out, x, m, s) - eps
 
 
 PREDICTIONS: dict[str, Prediction] = {
