@@ -27,7 +27,6 @@ that, fixed per-call costs dominate).
 from __future__ import annotations
 
 import argparse
-import json
 import pathlib
 import time
 
@@ -74,9 +73,8 @@ def trained_params(workdir: pathlib.Path | None):
     if workdir is None or not (workdir / "checkpoints").exists():
         return None, 0
     from genjax import train
-    from genjax.cli import _tuples
 
-    config = ml_collections.ConfigDict(_tuples(json.loads((workdir / "config.json").read_text())))
+    config = train.read_workdir_config(workdir)
     _, state, step = train.restore_for_eval(config, workdir)
     return state.params, step
 

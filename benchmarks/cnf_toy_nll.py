@@ -15,13 +15,11 @@ exact trace at the run's evaluation tolerance, for the EMA and the raw parameter
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import pathlib
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 
 from benchmarks.common import report
@@ -56,10 +54,9 @@ def main() -> None:
     print(f"8gaussians entropy (Monte Carlo, {args.entropy_draws} draws): {h:.4f} +- {h_se:.4f} nats")
 
     from genjax import train
-    from genjax.cli import _tuples
 
     workdir = pathlib.Path(args.workdir)
-    config = ml_collections.ConfigDict(_tuples(json.loads((workdir / "config.json").read_text())))
+    config = train.read_workdir_config(workdir)
     trainer, state, step = train.restore_for_eval(config, workdir)
     model = trainer.model
     log_q = jax.jit(lambda params, x: model.log_prob(params, x))

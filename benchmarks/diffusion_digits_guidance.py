@@ -14,17 +14,14 @@ digits), which grows once guidance trades diversity for class fidelity.
 from __future__ import annotations
 
 import argparse
-import json
 import pathlib
 
 import jax
-import ml_collections
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from benchmarks.common import report
 from genjax import metrics, train
-from genjax.cli import _tuples
 
 
 def main() -> None:
@@ -36,7 +33,7 @@ def main() -> None:
     p.add_argument("--name", default="diffusion_digits_guidance", help="results file name")
     args = p.parse_args()
     workdir = pathlib.Path(args.workdir)
-    config = ml_collections.ConfigDict(_tuples(json.loads((workdir / "config.json").read_text())))
+    config = train.read_workdir_config(workdir)
     trainer, state, step = train.restore_for_eval(config, workdir)
     ds, model = trainer.dataset, trainer.model
     params = state.ema_params

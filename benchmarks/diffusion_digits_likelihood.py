@@ -16,18 +16,15 @@ divergence integral), since a few digits can dominate the mean. ``--train N`` al
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import pathlib
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 
 from benchmarks.common import report
 from genjax import metrics, train
-from genjax.cli import _tuples
 
 
 def main() -> None:
@@ -39,7 +36,7 @@ def main() -> None:
     p.add_argument("--train", type=int, default=0, help="also score this many training digits")
     args = p.parse_args()
     workdir = pathlib.Path(args.workdir)
-    config = ml_collections.ConfigDict(_tuples(json.loads((workdir / "config.json").read_text())))
+    config = train.read_workdir_config(workdir)
     trainer, state, step = train.restore_for_eval(config, workdir)
     ds, model = trainer.dataset, trainer.model
     params = trainer.eval_params(state)[0]

@@ -16,16 +16,13 @@ of the data -> model-space map. Per time band it prints the divergence integral,
 from __future__ import annotations
 
 import argparse
-import json
 import pathlib
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 
 from genjax import train
-from genjax.cli import _tuples
 from genjax.diffusion.likelihood import exact_divergence
 
 BANDS = ((0.0, 1e-4), (1e-4, 1e-3), (1e-3, 1e-2), (1e-2, 0.1), (0.1, 0.5), (0.5, 1.0 + 1e-6))
@@ -41,7 +38,7 @@ def main() -> None:
     p.add_argument("--lin-steps", type=int, default=1000)
     args = p.parse_args()
     workdir = pathlib.Path(args.workdir)
-    config = ml_collections.ConfigDict(_tuples(json.loads((workdir / "config.json").read_text())))
+    config = train.read_workdir_config(workdir)
     trainer, state, step = train.restore_for_eval(config, workdir)
     model = trainer.model
     params = trainer.unstack(state.params)[0] if args.raw else trainer.eval_params(state)[0]

@@ -11,15 +11,12 @@ W2 floor of two independent data draws; the table has one row per (model, sample
 from __future__ import annotations
 
 import argparse
-import json
 import pathlib
 import time
 
-import ml_collections
 
 from benchmarks.common import report
 from genjax import train
-from genjax.cli import _tuples
 
 
 def main() -> None:
@@ -32,7 +29,7 @@ def main() -> None:
     rows = []
     for workdir in args.workdirs.split(","):
         workdir = pathlib.Path(workdir)
-        config = ml_collections.ConfigDict(_tuples(json.loads((workdir / "config.json").read_text())))
+        config = train.read_workdir_config(workdir)
         config.eval.repeats = args.draws
         if args.samplers:
             config.eval.samplers = tuple(args.samplers.split(","))

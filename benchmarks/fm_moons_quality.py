@@ -12,14 +12,11 @@ points, exact OT) for a tight estimate.
 from __future__ import annotations
 
 import argparse
-import json
 import pathlib
 
-import ml_collections
 
 from benchmarks.common import report
 from genjax import train
-from genjax.cli import _tuples
 
 
 def main() -> None:
@@ -29,7 +26,7 @@ def main() -> None:
     p.add_argument("--samplers", default="default,heun@10,euler@20")
     args = p.parse_args()
     workdir = pathlib.Path(args.workdir)
-    config = ml_collections.ConfigDict(_tuples(json.loads((workdir / "config.json").read_text())))
+    config = train.read_workdir_config(workdir)
     config.eval.repeats = args.draws
     config.eval.samplers = tuple(args.samplers.split(","))
     config.eval.mmd = False

@@ -16,7 +16,7 @@ import json
 import pathlib
 
 from benchmarks.common import RESULTS, report
-from genjax.flow_matching.configs import TASKS
+from experiments.fm_common import TASKS
 
 METHODS = [("icfm", "I-CFM", "icfm_{task}"), ("otcfm", "OT-CFM", "otcfm_{task}"),
            ("rf1", "RF (1-RF)", "rf_{task}/rf1"), ("rf2", "RF + 1 reflow (2-RF)", "rf_{task}/rf2"),

@@ -5,7 +5,7 @@
     python -m experiments.otcfm_8gaussians_moons           # genjax's OT-CFM run (runs/otcfm_<task>)
     python -m benchmarks.fm_torchcfm --quality --tasks 8gaussians_moons,moons
 
-Same task definition on both sides (``genjax.flow_matching.configs.cfm_config``): torchcfm's 2-D
+Same task definition on both sides (``experiments.fm_common.cfm_config``): torchcfm's 2-D
 MLP (``torchcfm.models.MLP(dim=2, w=64, time_varying=True)``, three SELU layers of 64), batch
 256, Adam at a constant 1e-3, 10 000 steps, sigma = 0.1, data drawn from the genjax dataset
 (the torch loop reads the same pre-drawn numpy batches). The torch loop is written against
@@ -29,7 +29,7 @@ import numpy as np
 
 from benchmarks.common import report
 from genjax import train
-from genjax.flow_matching.configs import TASKS, cfm_config
+from experiments.fm_common import TASKS, cfm_config
 
 
 def _torchcfm():

@@ -30,12 +30,8 @@ def get_config() -> ml_collections.ConfigDict:
     c.model.divergence = "hutchinson"
     c.model.eval_divergence = "exact"
     c.model.probe = "gaussian"
-    c.model.solver = "dopri5"
-    c.model.rtol = 1e-5
-    c.model.atol = 1e-5
-    c.model.dt0 = 0.0
-    c.model.max_steps = 1000
-    c.model.adjoint = "recursive"
+    c.model.ode = ml_collections.ConfigDict(
+        {"solver": "dopri5", "rtol": 1e-5, "atol": 1e-5, "dt0": "auto", "max_steps": 1000, "adjoint": "recursive"})
 
     c.train.steps = 2000
     c.train.lr = 1e-3

@@ -13,7 +13,7 @@ dopri5 at rtol = atol = 1e-5, learned end time T from 0.5, exact trace), batch 5
 reports the test NLL with the exact trace (``logp_exact_trace = 1``), the NFE of the density
 and sampling solves, and W2 / MMD of samples to held-out data. Hutchinson training:
 ``--config.model.divergence=hutchinson``; RNODE: ``--config.model.kinetic_weight=0.01
---config.model.jacobian_weight=0.01``; O(1)-memory gradients: ``--config.model.adjoint=backsolve``.
+--config.model.jacobian_weight=0.01``; O(1)-memory gradients: ``--config.model.ode.adjoint=backsolve``.
 """
 
 import ml_collections
@@ -35,12 +35,9 @@ def get_config() -> ml_collections.ConfigDict:
     c.model.divergence = "exact"
     c.model.eval_divergence = "exact"
     c.model.probe = "gaussian"
-    c.model.solver = "dopri5"
-    c.model.rtol = 1e-5
-    c.model.atol = 1e-5
-    c.model.dt0 = 0.0  # automatic first step, as torchdiffeq
-    c.model.max_steps = 1000
-    c.model.adjoint = "recursive"
+    # automatic first step, as torchdiffeq
+    c.model.ode = ml_collections.ConfigDict(
+        {"solver": "dopri5", "rtol": 1e-5, "atol": 1e-5, "dt0": "auto", "max_steps": 1000, "adjoint": "recursive"})
     c.model.kinetic_weight = 0.0
     c.model.jacobian_weight = 0.0
 

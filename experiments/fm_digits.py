@@ -32,9 +32,7 @@ def get_config() -> ml_collections.ConfigDict:
     c.model.guidance = 1.0
     c.model.eval_guidance = (0.0, 1.0, 2.0)
     c.model.time_sampling = "stratified"
-    c.model.solver = "tsit5"
-    c.model.rtol = 1e-4
-    c.model.atol = 1e-4
+    c.model.ode = ml_collections.ConfigDict({"solver": "tsit5", "rtol": 1e-4, "atol": 1e-4})
 
     c.train.steps = 10_000
     c.train.lr = 1e-3

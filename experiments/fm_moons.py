@@ -26,10 +26,7 @@ def get_config() -> ml_collections.ConfigDict:
     c.model.activation = "silu"
     c.model.sigma_min = 0.0
     c.model.time_sampling = "stratified"
-    c.model.solver = "tsit5"
-    c.model.steps = 100
-    c.model.rtol = 1e-5
-    c.model.atol = 1e-5
+    c.model.ode = ml_collections.ConfigDict({"solver": "tsit5", "steps": 100, "rtol": 1e-5, "atol": 1e-5})
 
     c.train.steps = 16_000
     c.train.lr = 2e-3

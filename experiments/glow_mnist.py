@@ -15,7 +15,7 @@ from experiments.flow_common import mnist_config
 
 
 def get_config():
-    return mnist_config({"name": "glow", "levels": 2, "steps": 8, "channels": 256, "lu": True})
+    return mnist_config({"name": "glow", "levels": 2, "steps_per_level": 8, "channels": 256, "lu": True})
 
 
 if __name__ == "__main__":

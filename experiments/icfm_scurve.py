@@ -4,10 +4,10 @@
     genjax train --config experiments/icfm_scurve.py --workdir runs/icfm_scurve
     genjax eval --workdir runs/icfm_scurve
 
-Settings shared by the 2-D flow matching experiments: `genjax/flow_matching/configs.py`.
+Settings shared by the 2-D flow matching experiments: `experiments/fm_common.py`.
 """
 
-from genjax.flow_matching.configs import cfm_config
+from experiments.fm_common import cfm_config
 
 
 def get_config():

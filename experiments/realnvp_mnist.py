@@ -15,7 +15,7 @@ from experiments.flow_common import mnist_config
 
 
 def get_config():
-    return mnist_config({"name": "realnvp", "levels": 2, "steps": 2, "channels": 128, "net": "resnet", "num_blocks": 4})
+    return mnist_config({"name": "realnvp", "levels": 2, "steps_per_level": 2, "channels": 128, "net": "resnet", "num_blocks": 4})
 
 
 if __name__ == "__main__":

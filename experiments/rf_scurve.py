@@ -7,7 +7,7 @@ Runs: runs/rf_scurve/rf1, rf2, rf3 (see `experiments/reflow_rounds.py`). Evaluat
 W2 at the adaptive solve and at 1 and 4 Euler steps, path energy, straightness and NPE.
 """
 
-from genjax.flow_matching.configs import cfm_config
+from experiments.fm_common import cfm_config
 
 
 def get_config():

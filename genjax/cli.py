@@ -27,15 +27,6 @@ from genjax.errors import GenjaxError
 COMMANDS = ("train", "eval", "sample", "list")
 
 
-def _tuples(value):
-    """JSON turns tuples into lists; configs use tuples."""
-    if isinstance(value, dict):
-        return {k: _tuples(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return tuple(_tuples(v) for v in value)
-    return value
-
-
 def _split_overrides(argv: Sequence[str]) -> tuple[list[str], list[tuple[str, str]]]:
     rest, overrides = [], []
     args = list(argv)
@@ -72,7 +63,9 @@ def load_config(config_path: str | None, workdir: pathlib.Path | None, overrides
     if config_path is not None:
         config = gconfig.load_config_file(config_path)
     elif workdir is not None and (workdir / "config.json").exists():
-        config = ml_collections.ConfigDict(_tuples(json.loads((workdir / "config.json").read_text())))
+        from genjax.train.loop import read_workdir_config
+
+        config = read_workdir_config(workdir)
     else:
         raise GenjaxError("give --config FILE (or a --workdir that holds a config.json)")
     for key, value in overrides:

@@ -76,58 +76,64 @@ def default_config() -> ml_collections.ConfigDict:
 
 
 # ---------------------------------------------------------------------------------------------
-# checks
+# checks: (predicate, what is allowed) pairs shared by the generic keys and every builder
 
 
-def _positive_int(v):
-    return isinstance(v, int) and v >= 1
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _nonneg_int(v):
-    return isinstance(v, int) and v >= 0
+def _is_real(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def _positive_float(v):
-    return isinstance(v, (int, float)) and math.isfinite(v) and v > 0
-
-
-def _nonneg_float(v):
-    return isinstance(v, (int, float)) and math.isfinite(v) and v >= 0
-
-
-def _unit_interval_open_right(v):
-    return isinstance(v, (int, float)) and 0 <= v < 1
+POS_INT = (lambda v: _is_int(v) and v >= 1, "an integer >= 1")
+NONNEG_INT = (lambda v: _is_int(v) and v >= 0, "an integer >= 0")
+POS_FLOAT = (lambda v: _is_real(v) and v > 0, "a float > 0")
+NONNEG_FLOAT = (lambda v: _is_real(v) and v >= 0, "a float >= 0")
+UNIT_INTERVAL = (lambda v: _is_real(v) and 0 <= v < 1, "a float in [0, 1)")
+UNIT_OPEN = (lambda v: _is_real(v) and 0 < v < 1, "a float in (0, 1)")
+WIDTHS = (lambda v: isinstance(v, tuple) and len(v) > 0 and all(_is_int(w) and w >= 1 for w in v),
+          "a tuple of positive ints")
+FLOATS = (lambda v: isinstance(v, tuple) and all(_is_real(w) for w in v), "a tuple of floats")
+EVEN_INT = (lambda v: _is_int(v) and v >= 2 and v % 2 == 0, "an even integer >= 2")
 
 
 def one_of(options) -> tuple[Callable[[Any], bool], str]:
     return (lambda v: v in options), f"one of {list(options)}"
 
 
+def at_least(low, *, integer: bool = False) -> tuple[Callable[[Any], bool], str]:
+    if integer:
+        return (lambda v: _is_int(v) and v >= low), f"an integer >= {low}"
+    return (lambda v: _is_real(v) and v >= low), f"a float >= {low}"
+
+
 GENERIC_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "seed": (lambda v: isinstance(v, int) and 0 <= v < 2**31, "an integer in [0, 2^31)"),
-    "data.batch_size": (_positive_int, "an integer >= 1"),
-    "train.steps": (_positive_int, "an integer >= 1"),
+    "seed": (lambda v: _is_int(v) and 0 <= v < 2**31, "an integer in [0, 2^31)"),
+    "data.batch_size": POS_INT,
+    "train.steps": POS_INT,
     "train.optimizer": one_of(OPTIMIZERS),
-    "train.lr": (_positive_float, "a float > 0"),
+    "train.lr": POS_FLOAT,
     "train.schedule": one_of(SCHEDULES),
-    "train.warmup_steps": (_nonneg_int, "an integer >= 0"),
-    "train.end_lr_factor": (lambda v: 0 <= v <= 1, "a float in [0, 1]"),
-    "train.weight_decay": (_nonneg_float, "a float >= 0"),
-    "train.b1": (_unit_interval_open_right, "a float in [0, 1)"),
-    "train.b2": (_unit_interval_open_right, "a float in [0, 1)"),
-    "train.grad_clip": (_nonneg_float, "a float >= 0 (0 disables clipping)"),
-    "train.ema_decay": (_unit_interval_open_right, "a float in [0, 1)"),
-    "train.steps_per_dispatch": (_positive_int, "an integer >= 1"),
-    "train.num_seeds": (_positive_int, "an integer >= 1"),
-    "train.log_every": (_positive_int, "an integer >= 1"),
-    "train.eval_every": (_nonneg_int, "an integer >= 0 (0: only at the end)"),
-    "train.checkpoint_every": (_positive_int, "an integer >= 1"),
-    "train.keep_checkpoints": (_positive_int, "an integer >= 1"),
-    "eval.num_samples": (_positive_int, "an integer >= 1"),
-    "eval.repeats": (_positive_int, "an integer >= 1"),
-    "eval.batch_size": (_positive_int, "an integer >= 1"),
-    "sample.num": (_positive_int, "an integer >= 1"),
-    "sample.seed": (_nonneg_int, "an integer >= 0"),
+    "train.warmup_steps": NONNEG_INT,
+    "train.end_lr_factor": (lambda v: _is_real(v) and 0 <= v <= 1, "a float in [0, 1]"),
+    "train.weight_decay": NONNEG_FLOAT,
+    "train.b1": UNIT_INTERVAL,
+    "train.b2": UNIT_INTERVAL,
+    "train.grad_clip": (NONNEG_FLOAT[0], "a float >= 0 (0 disables clipping)"),
+    "train.ema_decay": UNIT_INTERVAL,
+    "train.steps_per_dispatch": POS_INT,
+    "train.num_seeds": POS_INT,
+    "train.log_every": POS_INT,
+    "train.eval_every": (NONNEG_INT[0], "an integer >= 0 (0: only at the end)"),
+    "train.checkpoint_every": POS_INT,
+    "train.keep_checkpoints": POS_INT,
+    "eval.num_samples": POS_INT,
+    "eval.repeats": POS_INT,
+    "eval.batch_size": POS_INT,
+    "sample.num": POS_INT,
+    "sample.seed": NONNEG_INT,
 }
 
 
@@ -174,21 +180,28 @@ class SectionReader:
     """Reads a family's config section (``model.*``) with defaults and one-line checks.
 
     ``get(name, default, check=None, allowed="")`` returns the value (the default when the key
-    is absent) after checking it; ``finish()`` rejects keys the family did not read, so a typo
-    in an experiment file is as loud as one on the command line.
+    is absent) after checking it; ``section(name)`` reads a nested section (``model.ode``);
+    ``finish()`` rejects keys the family did not read, so a typo in an experiment file is as
+    loud as one on the command line. ``defaults`` records every key read with its default, for
+    ``genjax config``.
     """
 
-    def __init__(self, section: ml_collections.ConfigDict, prefix: str):
-        self.section = section
+    def __init__(self, section: ml_collections.ConfigDict | None, prefix: str):
+        self.values = section if section is not None else ml_collections.ConfigDict()
         self.prefix = prefix
-        self.read: set[str] = {"name"}
+        self.read: set[str] = {"name"} if prefix == "model" else set()
+        self.defaults: dict[str, Any] = {}
+        self._children: list[SectionReader] = []
 
     def get(self, name: str, default: Any, check: Callable[[Any], bool] | None = None, allowed: str = ""):
         self.read.add(name)
-        value = self.section.get(name, default)
+        self.defaults[name] = default
+        value = self.values.get(name, default)
+        if isinstance(value, ml_collections.ConfigDict):
+            raise ConfigError(f"config key '{self.prefix}.{name}' is a value, not a section")
         if isinstance(default, tuple) and isinstance(value, list):
             value = tuple(value)
-        if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+        if isinstance(default, float) and _is_int(value):
             value = float(value)
         if check is None and default is not None:
             check = _same_kind(default)
@@ -197,13 +210,65 @@ class SectionReader:
             check_value(f"{self.prefix}.{name}", value, check, allowed)
         return value
 
+    def section(self, name: str) -> SectionReader:
+        """A reader of the nested section ``<prefix>.<name>`` (absent: all defaults)."""
+        self.read.add(name)
+        sub = self.values.get(name)
+        if sub is not None and not isinstance(sub, ml_collections.ConfigDict):
+            raise ConfigError(f"config key '{self.prefix}.{name}' is a section: set its keys, "
+                              f"e.g. '{self.prefix}.{name}.<key>'")
+        child = SectionReader(sub, f"{self.prefix}.{name}")
+        self._children.append(child)
+        return child
+
     def finish(self) -> None:
-        unused = sorted(set(self.section.keys()) - self.read)
+        for child in self._children:
+            child.finish()
+        unused = sorted(set(self.values.keys()) - self.read)
         if unused:
+            known = {k: f"{self.prefix}.{k}" for k in sorted(self.read)}
+            for child in self._children:  # a key written one level too high: model.solver -> model.ode.solver
+                known.update({k: f"{child.prefix}.{k}" for k in sorted(child.read) if k not in known})
+            close = difflib.get_close_matches(unused[0], list(known), n=1, cutoff=0.6)
+            hint = f"; did you mean '{known[close[0]]}'?" if close else ""
+            owner = f"{self.prefix} '{self.values.get('name')}'" if self.prefix == "model" else f"'{self.prefix}'"
             raise ConfigError(
-                f"config key '{self.prefix}.{unused[0]}' is not used by {self.prefix} "
-                f"'{self.section.get('name')}'; its keys: {', '.join(sorted(self.read))}"
+                f"config key '{self.prefix}.{unused[0]}' is not used by {owner}{hint} "
+                f"(its keys: {', '.join(sorted(self.read))})"
             )
+
+
+def read_ode(r: SectionReader, default, name: str = "ode"):
+    """The ``ODESolverConfig`` of section ``<prefix>.<name>``, every key defaulting to ``default``'s.
+
+    Keys: ``solver`` (a name in ``genjax.ode.SOLVERS``), ``steps`` (fixed-step solves and the
+    first step of adaptive ones), ``rtol``, ``atol``, ``max_steps``, ``adjoint`` ("recursive",
+    "backsolve", "direct"), ``dt0`` (first step: "auto" for diffrax's heuristic, 0 for
+    ``(t1 - t0) / steps``, or a float > 0).
+    """
+    from genjax.ode.solve import ADJOINTS, SOLVERS
+
+    s = r.section(name)
+    dt0_default = {None: 0.0, "auto": "auto"}.get(default.dt0, default.dt0)
+    dt0 = s.get("dt0", dt0_default, lambda v: v == "auto" or _is_real(_float_or_none(v)) and _float_or_none(v) >= 0,
+                "'auto' or a float >= 0 (0: (t1 - t0) / steps)")
+    dt0 = dt0 if dt0 == "auto" else (float(dt0) or None)
+    return default.replace(
+        solver=s.get("solver", default.solver, *one_of(sorted(SOLVERS))),
+        steps=s.get("steps", default.steps, *POS_INT),
+        rtol=s.get("rtol", default.rtol, *POS_FLOAT),
+        atol=s.get("atol", default.atol, *POS_FLOAT),
+        max_steps=s.get("max_steps", default.max_steps, *POS_INT),
+        adjoint=s.get("adjoint", default.adjoint, *one_of(ADJOINTS)),
+        dt0=dt0,
+    )
+
+
+def _float_or_none(v):
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
 
 
 def _same_kind(default):
@@ -231,29 +296,78 @@ def validate(config: ml_collections.ConfigDict) -> None:
             f"config key 'model.name' = {config.model.name!r} is not a model; "
             f"known: {', '.join(registry.list_models())}"
         )
-    for path in ("eval.samplers",):
-        value = lookup(config, path)
-        if not isinstance(value, (tuple, list)) or not all(isinstance(s, str) for s in value):
-            raise ConfigError(f"config key '{path}' = {value!r} is not allowed: expected a tuple of strings")
+    check_samplers(config)
+
+
+def sampler_keys(config: ml_collections.ConfigDict) -> list[tuple[str, Any]]:
+    """``(path, value)`` of every key holding sampler specs: ``sample.sampler``, ``eval.samplers``
+    and any ``model.*sampler*`` key (a family's default sampler)."""
+    keys = [("sample.sampler", lookup(config, "sample.sampler")), ("eval.samplers", lookup(config, "eval.samplers"))]
+    keys += [(f"model.{k}", v) for k, v in config.model.items() if "sampler" in k and not isinstance(v, ml_collections.ConfigDict)]
+    return keys
+
+
+def check_samplers(config: ml_collections.ConfigDict) -> None:
+    """Every sampler spec in the config is one the model accepts (before anything is built)."""
+    from genjax import registry
+    from genjax.ode.spec import SpecError
+
+    table = registry.entry(config.model.name).samplers
+    for path, value in sampler_keys(config):
+        specs = value if isinstance(value, (tuple, list)) else (value,)
+        if path.endswith("samplers") and not isinstance(value, (tuple, list)):
+            raise ConfigError(f"config key '{path}' = {value!r} is not allowed: expected a tuple of sampler specs")
+        if isinstance(value, (tuple, list)) and not value:
+            raise ConfigError(f"config key '{path}' is empty: give at least one sampler spec, e.g. ('default',)")
+        for spec in specs:
+            try:
+                table.parse(spec)
+            except SpecError as e:
+                raise ConfigError(f"config key '{path}' = {spec!r} is not a sampler of model "
+                                  f"'{config.model.name}': {e}") from None
 
 
 # ---------------------------------------------------------------------------------------------
 # loading and overriding
 
 
+def _module_name(path: pathlib.Path) -> tuple[str, pathlib.Path]:
+    """``(dotted name, import root)`` of a file: ``experiments/nsf_toy.py`` inside a package
+    (a folder with ``__init__.py``) is ``experiments.nsf_toy`` rooted at the package's parent, so
+    its ``from experiments.flow_common import ...`` works from any working directory."""
+    parts = [path.stem]
+    folder = path.parent
+    while (folder / "__init__.py").is_file():
+        parts.insert(0, folder.name)
+        folder = folder.parent
+    return ".".join(parts), folder
+
+
 def load_config_file(path: str | pathlib.Path) -> ml_collections.ConfigDict:
     """Imports a config file (an experiment module) and returns its ``get_config()``."""
     path = pathlib.Path(path)
     if not path.is_file():
-        raise ConfigError(f"config file '{path}' does not exist (see `genjax list` for experiments)")
-    name = f"_genjax_config_{path.stem}"
+        what = "is a directory, not a config file" if path.is_dir() else "does not exist"
+        raise ConfigError(f"config file '{path}' {what} (see `genjax list` for experiments)")
+    name, root = _module_name(path.resolve())
+    if "." in name and str(root) not in sys.path:
+        sys.path.insert(0, str(root))
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    spec.loader.exec_module(module)
-    if not hasattr(module, "get_config"):
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as e:
+        raise ConfigError(f"config file '{path}' has a syntax error at line {e.lineno}: {e.msg}") from None
+    except ImportError as e:
+        raise ConfigError(f"config file '{path}' fails to import: {e}") from None
+    if not callable(getattr(module, "get_config", None)):
         raise ConfigError(f"config file '{path}' defines no get_config()")
-    return module.get_config()
+    config = module.get_config()
+    if not isinstance(config, ml_collections.ConfigDict):
+        raise ConfigError(f"config file '{path}': get_config() returned {type(config).__name__}, "
+                          "not an ml_collections.ConfigDict (start from genjax.config.default_config())")
+    return config
 
 
 def _parse_bool(text: str) -> bool:
@@ -294,6 +408,9 @@ def _parse_like(text: str, current: Any) -> Any:
 
 
 def _literal_or_str(text: str) -> Any:
+    low = text.strip().lower()
+    if low in ("true", "false"):
+        return low == "true"
     try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
@@ -301,9 +418,21 @@ def _literal_or_str(text: str) -> Any:
 
 
 def apply_override(config: ml_collections.ConfigDict, path: str, text: str) -> None:
-    """Sets ``config.<path>`` from a command-line string, parsed like the current value."""
+    """Sets ``config.<path>`` from a command-line string, parsed like the current value.
+
+    A ``model.*`` key the experiment file does not set (its family's default applies) may be
+    given too: it is parsed as a Python literal (or kept as a string) and checked by the
+    family's builder, which rejects keys it does not read.
+    """
     parent_path, _, leaf = path.rpartition(".")
-    parent = lookup(config, parent_path) if parent_path else config
+    if path.startswith("model.") and leaf:
+        parent = _model_parent(config, parent_path, path)
+        if leaf not in parent:
+            with parent.unlocked():
+                parent[leaf] = _literal_or_str(text)
+            return
+    else:
+        parent = lookup(config, parent_path) if parent_path else config
     if not isinstance(parent, ml_collections.ConfigDict) or leaf not in parent:
         raise ConfigError(_unknown_key_message(config, path))
     current = parent[leaf]
@@ -320,3 +449,16 @@ def apply_override(config: ml_collections.ConfigDict, path: str, text: str) -> N
     except TypeError:
         kind = type(current).__name__
         raise ConfigError(f"config key '{path}' expects a {kind} (current value {current!r}); got {text!r}") from None
+
+
+def _model_parent(config, parent_path: str, path: str) -> ml_collections.ConfigDict:
+    """The section holding ``path`` under ``model``, created (empty) where the experiment has none."""
+    node = config
+    for part in parent_path.split("."):
+        if part not in node:
+            with node.unlocked():
+                node[part] = ml_collections.ConfigDict()
+        node = node[part]
+        if not isinstance(node, ml_collections.ConfigDict):
+            raise ConfigError(f"config key '{path}': '{part}' is a value, not a section")
+    return node

@@ -1,40 +1,38 @@
 """Config names to model builders: the only place a string picks a model.
 
-Each family package exposes ``MODELS: dict[str, builder]`` where
-``builder(model_config, dataset) -> Model``; this module collects them. Families are imported
-only when a name is looked up, so using one family never imports the others' dependencies.
+Each family package exposes ``MODELS: dict[str, ModelEntry]``; this module collects them.
+An entry declares, without building anything, what a config may be checked against at load
+time: the builder, the sampler specs the model accepts, a one-line summary, the ``model.*``
+overrides of a tiny version (used by the contract tests and quick runs), and the family's
+default experiment. Families are imported only when a name is looked up.
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.util
-from collections.abc import Callable
 from typing import Any
 
 from genjax.errors import ConfigError
+from genjax.model import ModelEntry
 
 FAMILY_PACKAGES = (
-    "genjax.flow_matching",
     "genjax.bijectors",
     "genjax.continuous",
     "genjax.diffusion",
-    "genjax.vae",
-    "genjax.consistency",
-    "genjax.bridge",
+    "genjax.flow_matching",
 )
 
 
-def _all_models() -> dict[str, Callable[..., Any]]:
-    models: dict[str, Callable[..., Any]] = {}
+def _all_models() -> dict[str, ModelEntry]:
+    models: dict[str, ModelEntry] = {}
     for package in FAMILY_PACKAGES:
-        if importlib.util.find_spec(package) is None:
-            continue
         module = importlib.import_module(package)
-        for name, builder in getattr(module, "MODELS", {}).items():
+        for name, entry in getattr(module, "MODELS", {}).items():
             if name in models:
                 raise RuntimeError(f"model name {name!r} is registered by two families")
-            models[name] = builder
+            if not isinstance(entry, ModelEntry):
+                raise RuntimeError(f"{package}.MODELS[{name!r}] is not a ModelEntry")
+            models[name] = entry
     return models
 
 
@@ -42,10 +40,17 @@ def list_models() -> list[str]:
     return sorted(_all_models())
 
 
-def build_model(model_config, dataset) -> Any:
-    """The Model named by ``model_config.name``, built for ``dataset``."""
+def entries() -> dict[str, ModelEntry]:
+    return dict(sorted(_all_models().items()))
+
+
+def entry(name: str) -> ModelEntry:
     models = _all_models()
-    name = model_config.name
     if name not in models:
         raise ConfigError(f"config key 'model.name' = {name!r} is not a model; known: {', '.join(sorted(models))}")
-    return models[name](model_config, dataset)
+    return models[name]
+
+
+def build_model(model_config, dataset) -> Any:
+    """The Model named by ``model_config.name``, built for ``dataset``."""
+    return entry(model_config.name).build(model_config, dataset)

@@ -15,7 +15,7 @@ def tiny_fm_config(**train) -> ml_collections.ConfigDict:
     c.data.name = "moons"
     c.data.batch_size = 64
     c.model = ml_collections.ConfigDict(
-        {"name": "flow_matching", "hidden": (32, 32), "time_dim": 16, "solver": "euler", "steps": 2}
+        {"name": "flow_matching", "hidden": (32, 32), "time_dim": 16, "ode": {"solver": "euler", "steps": 2}}
     )
     c.train.steps = 20
     c.train.lr = 1e-3

@@ -1,4 +1,5 @@
-"""CNF / FFJORD and the Neural ODE layer: divergences, closed forms, adjoints, orders, densities."""
+"""CNF / FFJORD and the Neural ODE layer: closed forms, adjoints, orders, densities (the shared
+divergences and log-det integrator are tested in test_ode.py)."""
 
 import functools
 
@@ -10,17 +11,8 @@ import numpy as np
 import pytest
 
 from genjax import data, registry
-from genjax.continuous import (
-    CNF,
-    NeuralODE,
-    ODESolverConfig,
-    exact_divergence,
-    hutchinson_divergence,
-    integrate_with_log_det,
-    odeint,
-    sample_probe,
-)
-from genjax.continuous.divergence import UNROLL_MAX_DIM
+from genjax.continuous import CNF, NeuralODE
+from genjax.ode import ODESolverConfig, integrate_with_log_det, odeint
 from genjax.errors import ConfigError
 from genjax.nn import ConcatSquashDense, ConcatSquashMLP
 
@@ -36,58 +28,7 @@ class LinearField(nn.Module):
         return x @ a.T
 
 
-def _random_field(d, key, hidden=(16, 16)):
-    net = ConcatSquashMLP(hidden)
-    params = net.init(key, jnp.zeros((1, d)), jnp.zeros(()))
-    return lambda x: net.apply(params, x, jnp.asarray(0.3, x.dtype))
-
-
-# -- divergences --------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("d", [2, 5, UNROLL_MAX_DIM + 3])
-def test_exact_divergence_equals_trace_of_jacobian(d):
-    f = _random_field(d, jax.random.key(d))
-    x = jax.random.normal(jax.random.key(1), (7, d))
-    fx, div, sq_jac = exact_divergence(f, x)
-    jac = jax.vmap(jax.jacobian(lambda xi: f(xi[None])[0]))(x)  # [batch, d, d]
-    np.testing.assert_allclose(fx, f(x), rtol=1e-6)
-    np.testing.assert_allclose(div, jnp.trace(jac, axis1=1, axis2=2), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(sq_jac, jnp.sum(jac**2, axis=(1, 2)), rtol=1e-5, atol=1e-6)
-
-
-@pytest.mark.parametrize("probe", ["gaussian", "rademacher"])
-def test_hutchinson_divergence_is_unbiased(probe):
-    d, n = 6, 20_000
-    f = _random_field(d, jax.random.key(0))
-    x = jnp.broadcast_to(jax.random.normal(jax.random.key(1), (1, d)), (n, d))  # one point, n probes
-    e = sample_probe(jax.random.key(2), x.shape, probe)
-    _, est, sq_est = hutchinson_divergence(f, x, e)
-    _, exact, sq_exact = exact_divergence(f, x[:1])
-    for values, target in ((est, exact[0]), (sq_est, sq_exact[0])):
-        se = float(jnp.std(values)) / np.sqrt(n)
-        assert abs(float(jnp.mean(values)) - float(target)) < 3 * se, (float(jnp.mean(values)), float(target), se)
-    if probe == "rademacher":
-        assert set(np.unique(np.asarray(e)).tolist()) == {-1.0, 1.0}
-
-
-def test_linear_ode_log_det_is_t_times_trace_exact_and_hutchinson():
-    t1 = 0.7
-    with jax.enable_x64(True):
-        a = jnp.array([[-0.4, 1.3, 0.2], [-0.8, 0.3, 0.5], [0.1, -0.6, 0.9]])
-        field = lambda t, x, args: x @ args.T  # noqa: E731
-        x0 = jax.random.normal(jax.random.key(0), (4000, 3), jnp.float64)
-        cfg = ODESolverConfig("dopri5", rtol=1e-9, atol=1e-9)
-        state, _ = integrate_with_log_det(field, x0, 0.0, t1, cfg, args=a, div="exact")
-        np.testing.assert_allclose(state["logdet"], t1 * jnp.trace(a), atol=1e-5)
-        np.testing.assert_allclose(state["x"], x0 @ jax.scipy.linalg.expm(t1 * a).T, atol=1e-7)
-        for kind in ("gaussian", "rademacher"):
-            e = sample_probe(jax.random.key(1), x0.shape, kind, jnp.float64)
-            state, _ = integrate_with_log_det(field, x0, 0.0, t1, cfg, args=a, div="hutchinson", probe=e)
-            # One probe per example, fixed for the whole solve: each estimate is t e^T A e exactly.
-            np.testing.assert_allclose(state["logdet"], t1 * jnp.einsum("bi,ij,bj->b", e, a, e), atol=1e-5)
-            mean, se = float(jnp.mean(state["logdet"])), float(jnp.std(state["logdet"])) / np.sqrt(len(x0))
-            assert abs(mean - t1 * float(jnp.trace(a))) < 3 * se, (kind, mean, se)
+# -- closed forms through the model ------------------------------------------------------------
 
 
 def test_rnode_terms_match_closed_form_through_the_model():
@@ -235,7 +176,7 @@ def _toy_model(**model_keys):
 
 
 def test_log_prob_jit_equals_nojit_and_batched_equals_per_example():
-    model, ds = _toy_model(rtol=1e-7, atol=1e-7)
+    model, ds = _toy_model(ode={"rtol": 1e-7, "atol": 1e-7})
     x = ds.sample(jax.random.key(0), 6)["x"]
     params = model.init(jax.random.key(1), {"x": x})
     lp = model.log_prob(params, x)
@@ -259,12 +200,17 @@ def test_hutchinson_log_prob_is_unbiased_for_the_exact_one():
 def test_builder_rejects_bad_keys():
     with pytest.raises(ConfigError, match="model.divergence"):
         _toy_model(divergence="brute_force")
-    with pytest.raises(ConfigError, match="model.adjoint"):
-        _toy_model(adjoint="torch")
-    with pytest.raises(ConfigError, match="model.solvr"):
-        _toy_model(solvr="dopri5")
-    model, _ = _toy_model(dt0=0.0, eval_rtol=1e-7)
+    with pytest.raises(ConfigError, match="model.ode.adjoint"):
+        _toy_model(ode={"adjoint": "torch"})
+    with pytest.raises(ConfigError, match="model.ode.solvr.*did you mean 'model.ode.solver'"):
+        _toy_model(ode={"solvr": "dopri5"})
+    with pytest.raises(ConfigError, match="model.solver"):
+        _toy_model(solver="dopri5")
+    model, _ = _toy_model(ode={"dt0": "auto"}, eval_ode={"rtol": 1e-7})
     assert model.solver.dt0 == "auto" and model.eval_solver.rtol == 1e-7 and model.eval_divergence == "exact"
+    assert model.eval_solver.atol == model.solver.atol and model.log_prob_kind == "exact"
+    model, _ = _toy_model(ode={"dt0": 0.0})
+    assert model.solver.dt0 is None
 
 
 @pytest.fixture(scope="module")
@@ -278,7 +224,7 @@ def trained_toy():
     c.data.name = "8gaussians"
     c.data.batch_size = 128
     c.model = ml_collections.ConfigDict({"name": "ffjord", "hidden": (32, 32), "divergence": "hutchinson",
-                                         "rtol": 1e-3, "atol": 1e-3, "eval_rtol": 1e-6, "eval_atol": 1e-6})
+                                         "ode": {"rtol": 1e-3, "atol": 1e-3}, "eval_ode": {"rtol": 1e-6, "atol": 1e-6}})
     c.train.steps, c.train.lr, c.train.steps_per_dispatch = 120, 1e-2, 120
     c.train.ema_decay = 0.0
     trainer = train.Trainer.from_config(c)

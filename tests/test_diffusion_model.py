@@ -10,7 +10,7 @@ import tensorflow_datasets as tfds
 from genjax import cli, train
 from genjax import config as gconfig
 from genjax import data as gdata
-from genjax.continuous import ODESolverConfig
+from genjax.ode import ODESolverConfig
 from genjax.diffusion import (
     MODELS,
     VPSDE,
@@ -33,7 +33,7 @@ def tiny_diffusion_config(name="ddpm", **model):
 
 
 def _build(name, dataset="moons", **model):
-    return MODELS[name](ml_collections.ConfigDict({"name": name, "hidden": (16, 16), "time_dim": 8, **model}),
+    return MODELS[name].build(ml_collections.ConfigDict({"name": name, "hidden": (16, 16), "time_dim": 8, **model}),
                         gdata.get_dataset(dataset))
 
 
@@ -41,7 +41,7 @@ def _build(name, dataset="moons", **model):
     "model, expected",
     [
         ({"sampler": "ddim@5:eta=2"}, ["model.sampler", "eta"]),
-        ({"sampler": "heun@5"}, ["model.sampler", "ddpm", "ode"]),
+        ({"sampler": "rk4@5"}, ["model.sampler", "ddpm", "heun[@steps]"]),
         ({"net": "unet"}, ["model.net", "image"]),
         ({"prediction": "noise"}, ["model.prediction", "eps"]),
         ({"prediction": "v", "x0_bound": 1.0}, ["model.x0_bound", "eps"]),
@@ -72,7 +72,11 @@ def test_sampler_specs_parse_to_their_options():
     s = parse_sampler("pc@20:snr=0.1:corrector_steps=2")
     assert (s.steps, s.snr, s.corrector_steps) == (20, 0.1, 2)
     assert parse_sampler("ode").steps is None and parse_sampler("ode@8:solver=euler").solver == "euler"
-    for bad in ("ddim@0", "pc@5:snr", "ode:solver=rk99", "ald@5:eps=x", "fancy@3"):
+    # every ODE solver name is the probability-flow ODE with that solver
+    s = parse_sampler("heun@8")
+    assert (type(s).__name__, s.solver, s.steps) == ("ProbabilityFlow", "heun", 8)
+    assert parse_sampler("tsit5:rtol=1e-3").rtol == 1e-3
+    for bad in ("ddim@0", "pc@5:snr", "ode:solver=rk99", "ald@5:eps=x", "fancy@3", "default"):
         with pytest.raises(ValueError):
             parse_sampler(bad)
 
@@ -103,7 +107,7 @@ def test_jit_equals_eager_and_vmap_over_params_equals_each_seed(name, options):
 
 
 def test_batched_decoding_and_likelihood_equal_per_example():
-    model = _build("score_sde", likelihood_rtol=1e-6, likelihood_atol=1e-6)
+    model = _build("score_sde", ode={"rtol": 1e-6, "atol": 1e-6})
     ds = gdata.get_dataset("moons")
     batch = ds.sample(jax.random.key(0), 6)
     params = model.init(jax.random.key(1), batch)

@@ -30,13 +30,13 @@ from genjax.flow_matching import (
     VPCosinePath,
     exact_ot_partners,
     independent_coupling,
-    parse_sampler,
     save_pairs,
     sinkhorn_log_plan,
     squared_distances,
     transport_cost,
 )
 from genjax.nn import TimeMLP
+from genjax.ode import ode_config
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 
@@ -279,7 +279,7 @@ def test_few_step_samplers_use_the_stated_nfe(spec, nfe):
     if spec == "euler@1":  # one Euler step is x0 + v(x0, 0)
         x0 = model.source.sample(jax.random.key(1), 16)
         np.testing.assert_allclose(x, x0 + model.velocity(params, x0, 0.0), rtol=1e-6, atol=1e-6)
-    assert parse_sampler(spec, model.solver).steps == int(spec.split("@")[1])
+    assert ode_config(model.parse_sampler(spec), model.solver).steps == int(spec.split("@")[1])
 
 
 def test_path_statistics_of_a_constant_field_are_exact():
@@ -362,7 +362,7 @@ def test_reflow_rounds_chain_runs_through_pairs_files(tmp_path, capsys):
 
 
 def test_extra_metrics_report_path_and_class_statistics():
-    c = _config(conditional=True, eval_guidance=(2.0,), solver="heun", steps=4)
+    c = _config(conditional=True, eval_guidance=(2.0,), ode={"solver": "heun", "steps": 4})
     ds = get_dataset("moons")
     model = registry.build_model(c.model, ds)
     batch = ds.test_batch(64)

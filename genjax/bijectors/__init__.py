@@ -26,7 +26,7 @@ from genjax.bijectors.coupling import MASKS, ConvConditioner, Coupling, MLPCondi
 from genjax.bijectors.elementwise import ActNorm, ConditionalAffine, ElementwiseAffine, FixedAffine, Sigmoid
 from genjax.bijectors.image import FactorOut, Squeeze, multiscale, squeeze, unsqueeze
 from genjax.bijectors.linear import Conv1x1, Conv1x1LU, random_rotation
-from genjax.bijectors.model import FlowModel
+from genjax.bijectors.model import FLOW_SAMPLERS, FlowModel
 from genjax.bijectors.permutations import Permute, RandomPermutation, Reverse
 from genjax.bijectors.residual import (
     LOGDET_METHODS,
@@ -39,17 +39,27 @@ from genjax.bijectors.residual import (
     spectral_norm_estimate,
 )
 from genjax.bijectors.transforms import Additive, Affine, RationalQuadraticSpline
+from genjax.model import ModelEntry
 
-MODELS = {
-    "nice": build_flow,
-    "realnvp": build_flow,
-    "glow": build_flow,
-    "maf": build_flow,
-    "iaf": build_flow,
-    "nsf": build_flow,
-    "resflow": build_resflow,
-    "cif": build_cif,
-}
+_VECTOR_TINY = {"num_layers": 2, "hidden": (16, 16)}
+
+
+def _flow(name: str, summary: str, tiny=_VECTOR_TINY, build=build_flow) -> tuple[str, ModelEntry]:
+    return name, ModelEntry(build, family="flows", summary=summary, samplers=FLOW_SAMPLERS, tiny=dict(tiny),
+                            default_experiment=f"{name}_toy")
+
+
+MODELS = dict([
+    _flow("nice", "NICE: additive couplings and a diagonal scaling"),
+    _flow("realnvp", "RealNVP: affine couplings (multi-scale on images)"),
+    _flow("glow", "Glow: ActNorm, invertible 1x1 (LU) mixing and affine couplings"),
+    _flow("maf", "MAF: masked autoregressive flow (fast density, sequential sampling)"),
+    _flow("iaf", "IAF: inverse autoregressive flow (fast sampling, sequential density)"),
+    _flow("nsf", "NSF: rational-quadratic spline couplings"),
+    _flow("resflow", "residual flow: Lipschitz residual blocks, power-series / roulette log-det",
+                     {"num_layers": 2, "hidden": (16, 16), "terms": 2, "eval_terms": 4}, build_resflow),
+    _flow("cif", "CIF: continuously-indexed flow (ELBO training, importance-weighted bound)", build=build_cif),
+])
 
 __all__ = [
     "CONSTANTS",

@@ -15,30 +15,13 @@ from genjax.bijectors import architectures as arch
 from genjax.bijectors.cif import CIF
 from genjax.bijectors.model import FlowModel
 from genjax.bijectors.residual import LOGDET_METHODS
-from genjax.config import SectionReader, one_of
+from genjax.config import NONNEG_FLOAT, POS_FLOAT, POS_INT, UNIT_OPEN, WIDTHS, SectionReader, one_of
 from genjax.distributions import Flow, StandardNormal
 from genjax.errors import ConfigError
 from genjax.nn import ACTIVATIONS
 
 PREPROCESS = ("auto", "logit", "none")
-
-
-def _widths(v):
-    return isinstance(v, tuple) and len(v) > 0 and all(isinstance(w, int) and not isinstance(w, bool) and w >= 1 for w in v)
-
-
-def _pos_int(v):
-    return isinstance(v, int) and not isinstance(v, bool) and v >= 1
-
-
-def _pos_float(v):
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
-
-
-WIDTHS = (_widths, "a tuple of positive ints")
-POS_INT = (_pos_int, "an int >= 1")
-POS_FLOAT = (_pos_float, "a float > 0")
-NONNEG_FLOAT = (lambda v: isinstance(v, (int, float)) and v >= 0, "a float >= 0 (0: unbounded)")
+LOG_SCALE_BOUND = (NONNEG_FLOAT[0], "a float >= 0 (0: unbounded)")
 
 
 def _mlp_keys(r: SectionReader, num_layers: int, hidden: tuple[int, ...]) -> dict:
@@ -74,7 +57,7 @@ def _vector_core(name: str, r: SectionReader):
         return arch.nice(**_mlp_keys(r, 4, (64, 64)))
     if name in ("realnvp", "glow", "maf", "iaf"):
         keys = _mlp_keys(r, 8, (64, 64))
-        keys["log_scale_bound"] = r.get("log_scale_bound", 3.0, *NONNEG_FLOAT)
+        keys["log_scale_bound"] = r.get("log_scale_bound", 3.0, *LOG_SCALE_BOUND)
         if name == "glow":
             keys["lu"] = r.get("lu", True)
             return arch.glow(**keys)
@@ -98,13 +81,13 @@ def _image_core(name: str, r: SectionReader):
     common = {
         "levels": r.get("levels", 2, *POS_INT),
         "hidden": r.get("channels", 64, *POS_INT),
-        "log_scale_bound": r.get("log_scale_bound", 3.0, *NONNEG_FLOAT),
+        "log_scale_bound": r.get("log_scale_bound", 3.0, *LOG_SCALE_BOUND),
     }
     if name == "glow":
-        return arch.image_glow(**common, steps=r.get("steps", 4, *POS_INT), lu=r.get("lu", True))
+        return arch.image_glow(**common, steps=r.get("steps_per_level", 4, *POS_INT), lu=r.get("lu", True))
     return arch.image_realnvp(
         **common,
-        steps=r.get("steps", 2, *POS_INT),
+        steps=r.get("steps_per_level", 2, *POS_INT),
         net=r.get("net", "resnet", *one_of(("resnet", "glow"))),
         num_blocks=r.get("num_blocks", 2, *POS_INT),
     )
@@ -144,9 +127,9 @@ def build_resflow(model_config, dataset) -> FlowModel:
     keys = {
         "num_layers": r.get("num_layers", 8, *POS_INT),
         "hidden": r.get("hidden", (64, 64), *WIDTHS),
-        "lipschitz": r.get("lipschitz", 0.9, lambda v: 0 < v < 1, "a float in (0, 1)"),
+        "lipschitz": r.get("lipschitz", 0.9, *UNIT_OPEN),
         "power_iters": r.get("power_iters", 10, *POS_INT),
-        "roulette_p": r.get("roulette_p", 0.5, lambda v: 0 < v < 1, "a float in (0, 1)"),
+        "roulette_p": r.get("roulette_p", 0.5, *UNIT_OPEN),
         "exact_terms": r.get("exact_terms", 2, *POS_INT),
         "inverse_iters": r.get("inverse_iters", 200, *POS_INT),
         "actnorm": r.get("actnorm", True),
@@ -165,7 +148,8 @@ def build_resflow(model_config, dataset) -> FlowModel:
         core = arch.resflow(**keys, logdet=logdet, terms=terms)
         return Flow(StandardNormal(flat), arch.with_data_interface(core, flat, event, **interface))
 
-    return FlowModel(flow(train_logdet, train_terms), eval_flow=flow(eval_logdet, eval_terms))
+    return FlowModel(flow(train_logdet, train_terms), eval_flow=flow(eval_logdet, eval_terms),
+                     log_prob_kind="exact" if eval_logdet == "exact" else "estimate")
 
 
 def build_cif(model_config, dataset) -> CIF:
@@ -178,7 +162,7 @@ def build_cif(model_config, dataset) -> CIF:
         transform=r.get("transform", "affine", *one_of(("affine", "spline"))),
         num_bins=r.get("num_bins", 8, *POS_INT),
         bound=r.get("bound", 4.0, *POS_FLOAT),
-        log_scale_bound=r.get("log_scale_bound", 3.0, *NONNEG_FLOAT),
+        log_scale_bound=r.get("log_scale_bound", 3.0, *LOG_SCALE_BOUND),
         index_hidden=r.get("index_hidden", (32, 32), *WIDTHS),
         permute=r.get("permute", "reverse", *one_of(arch.PERMUTATIONS)),
     )

@@ -30,9 +30,10 @@ import jax
 import jax.numpy as jnp
 
 from genjax.bijectors.base import Bijector
-from genjax.bijectors.model import check_sampler
+from genjax.bijectors.model import FLOW_SAMPLERS
 from genjax.bijectors.transforms import soft_clamp
 from genjax.distributions import StandardNormal, diagonal_normal_log_prob
+from genjax.model import ModelBase
 from genjax.nn import MLP
 
 
@@ -52,7 +53,7 @@ class GaussianMLP(nn.Module):
         return out[:, : self.dim], soft_clamp(out[:, self.dim :], self.max_log_std)
 
 
-class CIF:
+class CIF(ModelBase):
     """A continuously-indexed flow as a genjax Model.
 
     ``loss`` is the negative ELBO (one ``u`` per example); ``log_prob`` is the importance-weighted
@@ -67,6 +68,9 @@ class CIF:
       posterior_hidden, prior_hidden: hidden widths of the MLPs of ``q(u | x)`` and ``p(u | z)``.
       eval_samples: ``K`` of ``log_prob``.
     """
+
+    samplers = FLOW_SAMPLERS
+    log_prob_kind = "bound"
 
     def __init__(self, bijector: Bijector, base_shape: tuple[int, ...], *, u_dim: int = 1,
                  posterior_hidden: Sequence[int] = (64, 64), prior_hidden: Sequence[int] = (64, 64),
@@ -116,10 +120,11 @@ class CIF:
         key = jax.random.key(0) if key is None else key
         return self.importance_weighted(params, x, key, self.eval_samples)
 
-    def sample(self, params, key: jax.Array, num: int, *, sampler: str | None = None) -> jax.Array:
-        check_sampler(sampler)
+    def sample_with_stats(self, params, key: jax.Array, num: int, *, sampler: str | None = None):
+        """``(x [num, *event], {})``: ``z`` (at the spec's temperature), ``u ~ p(u | z)``, ``x = G(z; u)``."""
+        temperature = self.parse_sampler(sampler).get("temperature", 1.0)
         k_z, k_u = jax.random.split(key)
-        z = self.base.sample(k_z, num)
+        z = temperature * self.base.sample(k_z, num)
         mean, log_std = self.prior.apply(params["prior"], z)
         u = mean + jnp.exp(log_std) * jax.random.normal(k_u, mean.shape, mean.dtype)
-        return self.bijector.apply(params["bijector"], z, u, method="forward")
+        return self.bijector.apply(params["bijector"], z, u, method="forward"), {}

@@ -6,14 +6,16 @@ import jax
 import jax.numpy as jnp
 
 from genjax.distributions import Flow
+from genjax.model import ModelBase
+from genjax.ode import SamplerKind, SamplerTable
+
+# A flow samples one way (a base draw pushed forward); ``default:temperature=0.7`` scales the
+# base draws.
+FLOW_SAMPLERS = SamplerTable(default=SamplerKind(options={"temperature": float}, steps="none",
+                                                 doc="base draw -> forward, optionally at a temperature"))
 
 
-def check_sampler(sampler) -> None:
-    if sampler not in (None, "default"):
-        raise ValueError(f"a flow samples in one way (base draw -> forward); sampler={sampler!r} is not one")
-
-
-class FlowModel:
+class FlowModel(ModelBase):
     """``loss = -mean log p(x)`` over a batch, for any ``Flow``.
 
     ``log_prob`` is **exact** (change of variables) for every bijector in the library except a
@@ -27,9 +29,12 @@ class FlowModel:
         exact log-det); defaults to ``flow``.
     """
 
-    def __init__(self, flow: Flow, *, eval_flow: Flow | None = None):
+    samplers = FLOW_SAMPLERS
+
+    def __init__(self, flow: Flow, *, eval_flow: Flow | None = None, log_prob_kind: str = "exact"):
         self.flow = flow
         self.eval_flow = eval_flow if eval_flow is not None else flow
+        self.log_prob_kind = log_prob_kind
 
     @property
     def event_shape(self):
@@ -47,7 +52,9 @@ class FlowModel:
         """Exact ``log p(x)`` per example ``[batch]`` (see the class docstring for the exception)."""
         return self.eval_flow.log_prob(params, x, key=key)
 
-    def sample(self, params, key: jax.Array, num: int, *, sampler: str | None = None, temperature: float = 1.0):
-        """``num`` draws ``[num, *event]``; ``temperature`` scales the base draws."""
-        check_sampler(sampler)
-        return self.flow.sample(params, key, num, temperature=temperature)
+    def sample_with_stats(self, params, key: jax.Array, num: int, *, sampler: str | None = None,
+                          temperature: float | None = None):
+        """``(num draws [num, *event], {})``; ``temperature`` (or the spec's option) scales the base draws."""
+        spec = self.parse_sampler(sampler)
+        t = spec.get("temperature", 1.0) if temperature is None else temperature
+        return self.flow.sample(params, key, num, temperature=t), {}

@@ -1,34 +1,20 @@
-"""Continuous-time flows and the shared ODE solve: Neural ODEs, CNF / FFJORD."""
+"""Continuous-time flows on the shared ODE layer (``genjax.ode``): Neural ODEs, CNF / FFJORD."""
 
 from genjax.continuous.builders import build_ffjord
-from genjax.continuous.cnf import CNF, integrate_with_log_det
-from genjax.continuous.divergence import (
-    DIVERGENCES,
-    PROBES,
-    divergence,
-    exact_divergence,
-    hutchinson_divergence,
-    sample_probe,
-)
+from genjax.continuous.cnf import CNF
 from genjax.continuous.neural_ode import NeuralODE
-from genjax.continuous.ode import ADJOINTS, SOLVERS, ODESolverConfig, odeint
+from genjax.ode import ODE_SAMPLERS
+from genjax.model import ModelEntry
 
-MODELS = {"ffjord": build_ffjord}
+MODELS = {
+    "ffjord": ModelEntry(
+        build_ffjord,
+        family="continuous",
+        summary="FFJORD continuous normalizing flow (exact or Hutchinson trace, RNODE regularisers)",
+        samplers=ODE_SAMPLERS,
+        tiny={"hidden": (16, 16), "ode": {"solver": "heun", "steps": 4}},
+        default_experiment="ffjord_toy",
+    ),
+}
 
-__all__ = [
-    "ADJOINTS",
-    "CNF",
-    "DIVERGENCES",
-    "MODELS",
-    "PROBES",
-    "SOLVERS",
-    "NeuralODE",
-    "ODESolverConfig",
-    "build_ffjord",
-    "divergence",
-    "exact_divergence",
-    "hutchinson_divergence",
-    "integrate_with_log_det",
-    "odeint",
-    "sample_probe",
-]
+__all__ = ["CNF", "MODELS", "NeuralODE", "build_ffjord"]

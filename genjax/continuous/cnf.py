@@ -22,81 +22,30 @@ state and are reported as separate metrics.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import Any
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from genjax.continuous.divergence import DIVERGENCES, PROBES, divergence, sample_probe
-from genjax.continuous.ode import ODESolverConfig, odeint
 from genjax.distributions import StandardNormal
-from genjax.flow_matching.model import parse_sampler
-
-# (t, x [batch, d], args) -> dx/dt [batch, d], rows independent.
-VectorField = Callable[[jax.Array, jax.Array, Any], jax.Array]
+from genjax.model import ModelBase
+from genjax.ode import (
+    DIVERGENCES,
+    ODE_SAMPLERS,
+    PROBES,
+    ODESolverConfig,
+    integrate_with_log_det,
+    ode_config,
+    odeint,
+    sample_probe,
+)
 
 # Below this dimension log_prob uses the exact trace when asked for "auto" (d forward-mode
 # products cost about d field evaluations: cheap for 2-D toys and 64-D digits alike).
 AUTO_EXACT_MAX_DIM = 256
 
 
-def integrate_with_log_det(
-    field: VectorField,
-    x: jax.Array,
-    t0: float,
-    t1: float,
-    cfg: ODESolverConfig,
-    *,
-    args: Any = None,
-    div: str = "exact",
-    probe: jax.Array | None = None,
-    regularise: bool = False,
-    save_ts: jax.Array | None = None,
-) -> tuple[dict[str, jax.Array], jax.Array]:
-    """Solve ``dx/dt = field(t, x, args)`` with ``d logdet/dt = tr(d field / dx)``.
-
-    Args:
-      field: batched vector field, rows independent.
-      x: ``[batch, d]`` start state.
-      t0, t1: interval (``t1 < t0`` integrates backwards; ``logdet`` then accumulates
-        ``int_t0^t1``, a negative-time integral).
-      cfg: solver settings.
-      args: passed to ``field`` (differentiated by every adjoint).
-      div: "exact" or "hutchinson".
-      probe: ``[batch, d]`` Hutchinson probe, fixed for the whole solve (it travels in the ODE
-        args, never resampled per evaluation).
-      regularise: also integrate ``kinetic = int ||f||^2`` and ``sq_jac = int ||df/dx||_F^2``.
-      save_ts: optional times at which to return the state (leading axis ``[T]``).
-
-    Returns:
-      ``({"x", "logdet"[, "kinetic", "sq_jac"]}, nfe)``: ``logdet [batch]`` is
-      ``int_t0^t1 tr(df/dx) dt`` = ``log |det d x(t1) / d x(t0)|``.
-    """
-    if div not in DIVERGENCES:
-        raise ValueError(f"unknown divergence {div!r}; known: {list(DIVERGENCES)}")
-    if div == "hutchinson" and probe is None:
-        raise ValueError("the Hutchinson divergence needs a probe fixed for the solve")
-
-    def augmented(t, state, aug_args):
-        field_args, e = aug_args
-        fx, tr, sq_jac = divergence(div, lambda y: field(t, y, field_args), state["x"], e)
-        out = {"x": fx, "logdet": tr}
-        if regularise:
-            out["kinetic"] = jnp.sum(fx**2, axis=-1)
-            out["sq_jac"] = sq_jac
-        return out
-
-    zeros = jnp.zeros(x.shape[:1], x.dtype)
-    state = {"x": x, "logdet": zeros}
-    if regularise:
-        state.update(kinetic=zeros, sq_jac=zeros)
-    probe = None if div == "exact" else jax.lax.stop_gradient(probe)
-    return odeint(augmented, state, t0, t1, cfg, args=(args, probe), save_ts=save_ts)
-
-
-class CNF:
+class CNF(ModelBase):
     """FFJORD: a continuous normalizing flow with exact or Hutchinson log-determinants.
 
     Args:
@@ -146,6 +95,9 @@ class CNF:
         if eval_divergence == "auto":
             eval_divergence = "exact" if self.dim <= AUTO_EXACT_MAX_DIM else "hutchinson"
         self.eval_divergence = eval_divergence
+        # Exact up to the solver's tolerance with the exact trace; Hutchinson's trace makes
+        # log_prob an unbiased estimate of the log-det (not of log p).
+        self.log_prob_kind = "exact" if eval_divergence == "exact" else "estimate"
         self.probe = probe
         self.time_length = float(time_length)
         self.train_time = train_time
@@ -225,8 +177,10 @@ class CNF:
 
     # -- sampling -------------------------------------------------------------------------------
 
+    samplers = ODE_SAMPLERS
+
     def _decode_cfg(self, sampler):
-        return parse_sampler(sampler, self.eval_solver)
+        return ode_config(self.parse_sampler(sampler), self.eval_solver)
 
     def sample_with_stats(self, params, key: jax.Array, num: int, *, sampler: str | None = None,
                           z: jax.Array | None = None):
@@ -238,9 +192,6 @@ class CNF:
         z = self.base.sample(key, num) if z is None else self._flat(z)
         x, nfe = odeint(self._field, z, 1.0, 0.0, self._decode_cfg(sampler), args=self._args(params))
         return jnp.reshape(x, (num, *self.event_shape)), {"nfe": nfe}
-
-    def sample(self, params, key: jax.Array, num: int, **opts) -> jax.Array:
-        return self.sample_with_stats(params, key, num, **opts)[0]
 
     def sample_and_log_prob(self, params, key: jax.Array, num: int, *, sampler: str | None = None):
         """Samples and their log-density from the same backward solve (exact trace).

@@ -6,7 +6,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from genjax.continuous.ode import ODESolverConfig, odeint
+from genjax.ode import ODESolverConfig, odeint
 
 
 class NeuralODE(nn.Module):

@@ -22,12 +22,6 @@ from genjax.diffusion.guidance import (
     label_grad,
 )
 from genjax.diffusion.langevin import ChainState, Langevin, langevin
-from genjax.diffusion.likelihood import (
-    draw_probe,
-    exact_divergence,
-    hutchinson_divergence,
-    ode_log_prob,
-)
 from genjax.diffusion.losses import (
     WEIGHTINGS,
     DenoisingLoss,
@@ -55,6 +49,7 @@ from genjax.diffusion.predictions import (
 )
 from genjax.diffusion.samplers import (
     DDIM,
+    SAMPLER_CLASSES,
     SAMPLERS,
     Ancestral,
     AnnealedLangevin,
@@ -78,13 +73,29 @@ from genjax.diffusion.schedules import (
 from genjax.diffusion.sde import SDE, VESDE, VPSDE, ReverseSDE, SubVPSDE
 from genjax.diffusion.times import ContinuousTimes, DiscreteTimes
 
-MODELS = {"ddpm": build_ddpm, "score_sde": build_score_sde, "ncsn": build_ncsn}
+from genjax.model import ModelEntry
+
+_TINY = {"hidden": (16, 16), "time_dim": 8}
+MODELS = {
+    "ddpm": ModelEntry(
+        build_ddpm, family="diffusion", summary="DDPM: discrete VP process, eps/x0/v prediction, ancestral / DDIM sampling",
+        samplers=SAMPLERS, tiny={**_TINY, "num_steps": 20, "sampler": "ddim@4"}, default_experiment="ddpm_moons"),
+    "score_sde": ModelEntry(
+        build_score_sde, family="diffusion", summary="score SDE (VP / sub-VP / VE): reverse SDE, PC, PF-ODE likelihood",
+        samplers=SAMPLERS, tiny={**_TINY, "sampler": "heun@4", "ode": {"solver": "heun", "steps": 4}},
+        default_experiment="vp_moons"),
+    "ncsn": ModelEntry(
+        build_ncsn, family="diffusion", summary="NCSN: VE noise levels, annealed Langevin dynamics",
+        samplers=SAMPLERS, tiny={**_TINY, "num_levels": 4, "sampler": "ald@3", "ode": {"solver": "heun", "steps": 4}},
+        default_experiment=None),
+}
 
 __all__ = [
     "DDIM",
     "MODELS",
     "PREDICTIONS",
     "SAMPLERS",
+    "SAMPLER_CLASSES",
     "SDE",
     "VESDE",
     "VPSDE",
@@ -141,18 +152,14 @@ __all__ = [
     "ddim_step",
     "decode",
     "discretized_gaussian_logp",
-    "draw_probe",
     "drop_labels",
     "encode",
-    "exact_divergence",
     "explicit_score_matching",
     "gaussian_kl",
-    "hutchinson_divergence",
     "implicit_score_matching",
     "label_grad",
     "langevin",
     "linear_betas",
-    "ode_log_prob",
     "parse_sampler",
     "posterior",
     "prior_kl",

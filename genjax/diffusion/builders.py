@@ -11,10 +11,20 @@ Three builders share the network, prediction, guidance, likelihood and sampling 
 
 from __future__ import annotations
 
-from genjax.config import SectionReader, one_of
-from genjax.continuous.ode import SOLVERS, ODESolverConfig
+from genjax.config import (
+    EVEN_INT,
+    NONNEG_FLOAT,
+    POS_FLOAT,
+    POS_INT,
+    UNIT_INTERVAL,
+    UNIT_OPEN,
+    WIDTHS,
+    SectionReader,
+    one_of,
+    at_least,
+    read_ode,
+)
 from genjax.diffusion.ddpm import VARIANCES, Bins
-from genjax.diffusion.likelihood import DIVERGENCES, PROBES
 from genjax.diffusion.losses import WEIGHTINGS, DenoisingLoss, SlicedScoreLoss, VLBLoss
 from genjax.diffusion.model import Affine, Diffusion, ODELikelihood, VLBLikelihood
 from genjax.diffusion.predictions import PREDICTIONS, BoundedX0Prediction
@@ -30,31 +40,22 @@ from genjax.diffusion.sde import VESDE, VPSDE, SubVPSDE
 from genjax.diffusion.times import ContinuousTimes, DiscreteTimes
 from genjax.errors import ConfigError
 from genjax.nn import ACTIVATIONS, TimeMLP, UNet
+from genjax.ode import DIVERGENCES, PROBES, ODESolverConfig, SpecError
 
 NETS = ("mlp", "unet")
 SDES = ("vp", "subvp", "ve")
 SCORE_LOSSES = ("dsm", "ssm", "ssm_vr")
-
-
-def _widths(v):
-    return isinstance(v, tuple) and len(v) > 0 and all(isinstance(w, int) and w >= 1 for w in v)
-
-
-def _positive(v):
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
-
-
-def _pos_int(v):
-    return isinstance(v, int) and not isinstance(v, bool) and v >= 1
+# The probability-flow solve of sampling ("ode" and solver-name specs) and of log_prob.
+DEFAULT_ODE = ODESolverConfig("tsit5", rtol=1e-5, atol=1e-5)
 
 
 def _net(r: SectionReader, dataset, num_classes):
     kind = r.get("net", "unet" if len(dataset.event_shape) == 3 else "mlp", *one_of(NETS))
-    time_scale = r.get("time_scale", 1000.0, _positive, "a float > 0")
+    time_scale = r.get("time_scale", 1000.0, *POS_FLOAT)
     if kind == "mlp":
         return TimeMLP(
-            hidden=r.get("hidden", (256, 256, 256), _widths, "a tuple of positive ints"),
-            time_dim=r.get("time_dim", 64, lambda v: isinstance(v, int) and v >= 2 and v % 2 == 0, "an even int >= 2"),
+            hidden=r.get("hidden", (256, 256, 256), *WIDTHS),
+            time_dim=r.get("time_dim", 64, *EVEN_INT),
             time_scale=time_scale,
             activation=r.get("activation", "silu", *one_of(sorted(ACTIVATIONS))),
             num_classes=num_classes,
@@ -63,14 +64,14 @@ def _net(r: SectionReader, dataset, num_classes):
         raise ConfigError(f"config key 'model.net' = 'unet' needs image data [H, W, C]; dataset "
                           f"{dataset.name!r} has events of shape {dataset.event_shape}")
     return UNet(
-        channels=r.get("channels", 64, _pos_int, "an int >= 1"),
-        channel_mult=r.get("channel_mult", (1, 2, 2), _widths, "a tuple of positive ints"),
-        num_res_blocks=r.get("num_res_blocks", 2, _pos_int, "an int >= 1"),
+        channels=r.get("channels", 64, *POS_INT),
+        channel_mult=r.get("channel_mult", (1, 2, 2), *WIDTHS),
+        num_res_blocks=r.get("num_res_blocks", 2, *POS_INT),
         attention_levels=r.get("attention_levels", (1,), lambda v: isinstance(v, tuple) and all(
             isinstance(i, int) and i >= 0 for i in v), "a tuple of level indices"),
         num_classes=num_classes,
         time_scale=time_scale,
-        groups=r.get("groups", 8, _pos_int, "an int >= 1"),
+        groups=r.get("groups", 8, *POS_INT),
     )
 
 
@@ -82,15 +83,13 @@ class _Common:
         if conditional and dataset.num_classes is None:
             raise ConfigError(f"config key 'model.conditional' = True needs labels; dataset {dataset.name!r} has none")
         self.num_classes = dataset.num_classes if conditional else None
-        self.label_dropout = r.get("label_dropout", 0.1 if conditional else 0.0, lambda v: 0 <= v < 1,
-                                   "a float in [0, 1)")
+        self.label_dropout = r.get("label_dropout", 0.1 if conditional else 0.0, *UNIT_INTERVAL)
         self.net = _net(r, dataset, self.num_classes)
         prediction = r.get("prediction", "eps", *one_of(sorted(PREDICTIONS)))
         self.prediction = PREDICTIONS[prediction]
         # x0_bound > 0: the eps network's implied x0 is kept in [-x0_bound, x0_bound] (BoundedX0Prediction)
-        x0_bound = r.get("x0_bound", 0.0, lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0,
-                         "a float >= 0 (0: none)")
-        width = r.get("x0_bound_width", 0.1 * (x0_bound or 1.0), lambda v: _positive(v) and v <= (x0_bound or v),
+        x0_bound = r.get("x0_bound", 0.0, NONNEG_FLOAT[0], "a float >= 0 (0: none)")
+        width = r.get("x0_bound_width", 0.1 * (x0_bound or 1.0), lambda v: POS_FLOAT[0](v) and v <= (x0_bound or v),
                       f"a float in (0, x0_bound = {x0_bound}]")
         if x0_bound:
             if prediction != "eps":
@@ -110,23 +109,16 @@ class _Common:
         self.sampler = r.get("sampler", default_sampler)
         try:
             parse_sampler(self.sampler)
-        except ValueError as e:
+        except (SpecError, ValueError) as e:
             raise ConfigError(f"config key 'model.sampler' = {self.sampler!r}: {e}") from None
-        self.solver = ODESolverConfig(
-            solver=r.get("solver", "tsit5", *one_of(sorted(SOLVERS))),
-            steps=r.get("solver_steps", 100, _pos_int, "an int >= 1"),
-            rtol=r.get("rtol", 1e-5, _positive, "a float > 0"),
-            atol=r.get("atol", 1e-5, _positive, "a float > 0"),
-        )
-        clip = r.get("clip", 1.0 if len(dataset.event_shape) == 3 else 0.0, lambda v: v >= 0, "a float >= 0 (0: none)")
+        self.solver = read_ode(r, DEFAULT_ODE)
+        clip = r.get("clip", 1.0 if len(dataset.event_shape) == 3 else 0.0, NONNEG_FLOAT[0], "a float >= 0 (0: none)")
         self.clip = clip or None
 
     def ode_likelihood(self, r: SectionReader) -> ODELikelihood:
         return ODELikelihood(
             divergence=r.get("divergence", "exact", *one_of(DIVERGENCES)),
             probe=r.get("probe", "rademacher", *one_of(PROBES)),
-            solver=ODESolverConfig(rtol=r.get("likelihood_rtol", 1e-5, _positive, "a float > 0"),
-                                   atol=r.get("likelihood_atol", 1e-5, _positive, "a float > 0")),
         )
 
     def model(self, event_shape, **kw) -> Diffusion:
@@ -145,11 +137,10 @@ def _score_objective(r: SectionReader, default_weighting: str):
 def build_ddpm(model_config, dataset) -> Diffusion:
     r = SectionReader(model_config, "model")
     c = _Common(r, dataset, default_sampler="ddpm")
-    num_steps = r.get("num_steps", 1000, _pos_int, "an int >= 1")
+    num_steps = r.get("num_steps", 1000, *POS_INT)
     schedule = r.get("schedule", "linear", *one_of(("linear", "cosine")))
     if schedule == "linear":
-        betas = linear_betas(num_steps, r.get("beta_start", 1e-4, _positive, "a float > 0"),
-                             r.get("beta_end", 0.02, lambda v: 0 < v < 1, "a float in (0, 1)"))
+        betas = linear_betas(num_steps, r.get("beta_start", 1e-4, *POS_FLOAT), r.get("beta_end", 0.02, *UNIT_OPEN))
     else:
         betas = cosine_betas(num_steps)
     sde = VPSDE(DiscreteSchedule(betas))
@@ -168,17 +159,16 @@ def build_score_sde(model_config, dataset) -> Diffusion:
     c = _Common(r, dataset, default_sampler="ode")
     kind = r.get("sde", "vp", *one_of(SDES))
     if kind == "ve":
-        sigma_min = r.get("sigma_min", 0.01, _positive, "a float > 0")
+        sigma_min = r.get("sigma_min", 0.01, *POS_FLOAT)
         sde = VESDE(sigma_min, r.get("sigma_max", 50.0, lambda v: v > sigma_min, f"a float > sigma_min = {sigma_min}"))
     else:
         schedule_kind = r.get("schedule", "linear", *one_of(("linear", "cosine")))
         if schedule_kind == "linear":
-            schedule = LinearBeta(r.get("beta_min", 0.1, _positive, "a float > 0"),
-                                  r.get("beta_max", 20.0, _positive, "a float > 0"))
+            schedule = LinearBeta(r.get("beta_min", 0.1, *POS_FLOAT), r.get("beta_max", 20.0, *POS_FLOAT))
         else:
             schedule = CosineLogSNR()
         sde = VPSDE(schedule) if kind == "vp" else SubVPSDE(schedule)
-    t_min = r.get("t_min", 1e-5 if kind == "ve" else 1e-3, lambda v: 0 < v < 1, "a float in (0, 1)")
+    t_min = r.get("t_min", 1e-5 if kind == "ve" else 1e-3, *UNIT_OPEN)
     objective = _score_objective(r, "simple")
     likelihood = c.ode_likelihood(r)
     r.finish()
@@ -189,9 +179,9 @@ def build_score_sde(model_config, dataset) -> Diffusion:
 def build_ncsn(model_config, dataset) -> Diffusion:
     r = SectionReader(model_config, "model")
     c = _Common(r, dataset, default_sampler="ald@100")
-    sigma_min = r.get("sigma_min", 0.01, _positive, "a float > 0")
+    sigma_min = r.get("sigma_min", 0.01, *POS_FLOAT)
     sde = VESDE(sigma_min, r.get("sigma_max", 1.0, lambda v: v > sigma_min, f"a float > sigma_min = {sigma_min}"))
-    num_levels = r.get("num_levels", 10, lambda v: isinstance(v, int) and v >= 2, "an int >= 2")
+    num_levels = r.get("num_levels", 10, *at_least(2, integer=True))
     objective = _score_objective(r, "sigma2")
     likelihood = c.ode_likelihood(r)
     r.finish()

@@ -24,11 +24,7 @@ import jax
 import jax.numpy as jnp
 
 from genjax.diffusion.ddpm import Bins, prior_kl, vlb_term
-from genjax.diffusion.likelihood import (
-    draw_probe,
-    exact_divergence,
-    hutchinson_divergence,
-)
+from genjax.ode import exact_divergence, hutchinson_divergence, sample_probe
 from genjax.diffusion.sde import bcast
 
 
@@ -51,7 +47,7 @@ def explicit_score_matching(score_fn, true_score: jax.Array, x: jax.Array) -> ja
 
 def implicit_score_matching(score_fn, x: jax.Array) -> jax.Array:
     """Hyvarinen's ``tr(d score / dx) + 1/2 |score|^2`` per example (exact trace)."""
-    s, div = exact_divergence(score_fn, x)
+    s, div, _ = exact_divergence(score_fn, x)
     return div + 0.5 * _sum_event(s**2)
 
 
@@ -61,7 +57,7 @@ def sliced_score_matching(score_fn, x: jax.Array, v: jax.Array, variance_reduced
     ``variance_reduced`` replaces ``(v^T score)^2`` by its expectation ``|score|^2`` over
     ``v`` (valid for ``E[v v^T] = I``), which lowers the variance (SSM-VR).
     """
-    s, vjv = hutchinson_divergence(score_fn, x, v)
+    s, vjv, _ = hutchinson_divergence(score_fn, x, v)
     second = _sum_event(s**2) if variance_reduced else _sum_event(v * s) ** 2
     return vjv + 0.5 * second
 
@@ -197,7 +193,7 @@ class SlicedScoreLoss:
         k_t, k_z, k_v = jax.random.split(key, 3)
         t = model.times.sample(k_t, x0.shape[0])
         xt = model.sde.perturb(x0, t, jax.random.normal(k_z, x0.shape, x0.dtype))
-        v = draw_probe(k_v, x0.shape, self.probe, x0.dtype)
+        v = sample_probe(k_v, x0.shape, self.probe, x0.dtype)
         obj = sliced_score_matching(lambda y: model.score(params, y, t, label), xt, v, self.variance_reduced)
         _, s = model.sde.marginal(t)
         return SlicedTerms(obj, s**2)

@@ -22,7 +22,6 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from genjax.continuous.ode import ODESolverConfig
 from genjax.diffusion import ddim as ddim_lib
 from genjax.diffusion.ddpm import Bins, prior_kl, vlb_term
 from genjax.diffusion.guidance import (
@@ -31,12 +30,13 @@ from genjax.diffusion.guidance import (
     drop_labels,
     label_grad,
 )
-from genjax.diffusion.likelihood import ode_log_prob
 from genjax.diffusion.losses import DenoisingLoss
 from genjax.diffusion.predictions import EpsPrediction, Prediction
-from genjax.diffusion.samplers import SamplingProblem, parse_sampler, sample_chain
+from genjax.diffusion.samplers import SAMPLERS, SamplingProblem, parse_sampler, sample_chain
 from genjax.diffusion.sde import SDE, bcast
 from genjax.diffusion.times import ContinuousTimes
+from genjax.model import ModelBase
+from genjax.ode import ODESolverConfig, ode_log_prob
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,12 +72,17 @@ class ODELikelihood:
 
     divergence: str = "exact"
     probe: str = "rademacher"
-    solver: ODESolverConfig = ODESolverConfig(rtol=1e-5, atol=1e-5)
+    solver: ODESolverConfig | None = None  # None: the model's ODE solve
+
+    @property
+    def kind(self) -> str:
+        return "exact" if self.divergence == "exact" else "estimate"
 
     def __call__(self, model, params, y: jax.Array, key: jax.Array):
         rsde = model.sde.reverse(lambda x, t: model.score(params, x, t), probability_flow=True)
-        logp, y_T, nfe = ode_log_prob(rsde.drift, model.sde.prior_logp, y, model.times.t_min, model.sde.T,
-                                      self.solver, divergence=self.divergence, key=key, probe=self.probe)
+        logp, y_T, nfe = ode_log_prob(lambda t, x, _: rsde.drift(x, t), model.sde.prior_logp, y, model.times.t_min,
+                                      model.sde.T, self.solver or model.solver, divergence=self.divergence, key=key,
+                                      probe=self.probe)
         return logp, {"nfe": nfe, "prior_logp": model.sde.prior_logp(y_T)}
 
 
@@ -90,6 +95,7 @@ class VLBLikelihood:
 
     variance: str = "large"
     bins: Bins | None = None
+    kind = "bound"
 
     def __call__(self, model, params, y: jax.Array, key: jax.Array):
         values = model.times.array()
@@ -110,7 +116,7 @@ class VLBLikelihood:
         return logp, {"nfe": jnp.asarray(values.shape[0])}
 
 
-class Diffusion:
+class Diffusion(ModelBase):
     """A diffusion / score model.
 
     Args:
@@ -128,7 +134,12 @@ class Diffusion:
       default_sampler: the spec ``sample`` uses when given none or "default".
       solver: the default ODE solve of the "ode" sampler.
       clip: bound on ``x0_hat`` in DDPM / DDIM steps (e.g. 1.0 for images), or None.
+
+    ``log_prob_kind`` follows the likelihood: "exact" (PF-ODE, exact trace), "estimate" (PF-ODE,
+    Hutchinson's trace) or "bound" (the variational bound).
     """
+
+    samplers = SAMPLERS
 
     def __init__(
         self,
@@ -160,6 +171,7 @@ class Diffusion:
         self.default_sampler = default_sampler
         self.solver = solver
         self.clip = clip
+        self.log_prob_kind = likelihood.kind
         parse_sampler(default_sampler)  # fail early on a bad spec
         with jax.ensure_compile_time_eval():
             _, s0 = sde.marginal(0.0)
@@ -257,9 +269,6 @@ class Diffusion:
                                classifier_scale=classifier_scale)
         y, stats = sample_chain(problem, parse_sampler(spec), key, num, self.event_shape)
         return self.transform.inverse(y), stats
-
-    def sample(self, params, key: jax.Array, num: int, **opts) -> jax.Array:
-        return self.sample_with_stats(params, key, num, **opts)[0]
 
     def log_prob(self, params, x: jax.Array, key: jax.Array | None = None) -> jax.Array:
         """``log p(x)`` of the unconditional model, ``x [batch, *event] -> [batch]``.

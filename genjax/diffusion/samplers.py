@@ -7,8 +7,11 @@
 | ``em@K`` | Euler-Maruyama on the reverse SDE (diffrax, Brownian tree) |
 | ``rd@K`` | reverse-diffusion predictor (the reverse of the SDE's own discretisation) |
 | ``pc@K[:snr=R][:corrector_steps=C]`` | reverse-diffusion predictor + Langevin corrector (Song et al. 2021) |
-| ``ode[@K][:solver=S][:rtol=..][:atol=..]`` | probability-flow ODE: adaptive diffrax solve, or K fixed steps |
+| ``ode[@K][:solver=S][:rtol=..][:atol=..]`` | probability-flow ODE: the model's solve (``model.ode``), or K fixed steps |
+| ``tsit5``, ``heun@8``, ``euler@20``, ... | probability-flow ODE with that solver of ``genjax.ode`` (as for every ODE model) |
 | ``ald@S[:eps=E][:levels=L][:denoise=1]`` | annealed Langevin dynamics, S steps per noise level (NCSN) |
+
+The grammar is ``genjax.ode.spec``'s; ``SAMPLERS`` is the table of what a diffusion model accepts.
 
 Without ``@K`` a sampler takes every time a discrete model was trained at (1000 for a
 continuous one). Every sampler is a small frozen dataclass called as
@@ -23,16 +26,14 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-import diffrax
 import jax
 import jax.numpy as jnp
-import lineax as lx
 
-from genjax.continuous.ode import SOLVERS, ODESolverConfig, odeint
 from genjax.diffusion.ddim import ddim_step
 from genjax.diffusion.ddpm import VARIANCES, ancestral_step
 from genjax.diffusion.langevin import Langevin
 from genjax.diffusion.sde import SDE, bcast
+from genjax.ode import ODE_SAMPLERS, SOLVERS, ODESolverConfig, SamplerKind, SamplerTable, odeint, sdeint
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,28 +133,11 @@ class EulerMaruyama:
 
     def __call__(self, problem: SamplingProblem, key, x):
         ts = problem.times.grid(problem.steps(self.steps), problem.t_min)
-        n = ts.shape[0] - 1
         rsde = problem.sde.reverse(problem.score)
-        top = ts[0]
-        if n > 1:
-            us = top - ts[:-1]  # increasing in u = top - t
-            # Fixed steps and no gradient through the sampler: fresh increments per step suffice
-            # (a VirtualBrownianTree gives the same law at ~10x the cost).
-            bm = diffrax.UnsafeBrownianPath(shape=x.shape, key=key)
-            drift = diffrax.ODETerm(lambda u, y, _: -rsde.drift(y, top - u))
-            noise = diffrax.ControlTerm(
-                lambda u, y, _: lx.DiagonalLinearOperator(
-                    jnp.broadcast_to(rsde.diffusion(top - u), y.shape).astype(y.dtype)), bm
-            )
-            sol = diffrax.diffeqsolve(
-                diffrax.MultiTerm(drift, noise), diffrax.Euler(), us[0], us[-1], None, x,
-                stepsize_controller=diffrax.StepTo(ts=us), saveat=diffrax.SaveAt(t1=True), max_steps=n - 1,
-                adjoint=diffrax.ForwardMode(),
-            )
-            x = sol.ys[0]
-        t, s = ts[-2], ts[-1]
-        x = x - rsde.drift(x, t) * (t - s)
-        return x, {"nfe": jnp.asarray(n)}
+        # The reverse SDE in the direction of decreasing t: dx = -f dt + g dW (dt < 0 steps).
+        x, nfe = sdeint(lambda t, y, _: rsde.drift(y, t), lambda t, y, _: rsde.diffusion(t), x, ts, key,
+                        noise_last=False)
+        return x, {"nfe": nfe}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -282,7 +266,7 @@ class AnnealedLangevin:
         return x, {"nfe": jnp.asarray(nfe)}
 
 
-SAMPLERS: dict[str, type] = {
+SAMPLER_CLASSES: dict[str, type] = {
     "ddpm": Ancestral,
     "ddim": DDIM,
     "em": EulerMaruyama,
@@ -291,30 +275,33 @@ SAMPLERS: dict[str, type] = {
     "ode": ProbabilityFlow,
     "ald": AnnealedLangevin,
 }
+_DOCS = {
+    "ddpm": "ancestral sampling on K steps of the model's grid",
+    "ddim": "DDIM, eta in [0, 1] (0: deterministic)",
+    "em": "Euler-Maruyama on the reverse SDE",
+    "rd": "reverse-diffusion predictor",
+    "pc": "reverse-diffusion predictor + Langevin corrector",
+    "ode": "probability-flow ODE with the model's solve",
+    "ald": "annealed Langevin dynamics, S steps per noise level",
+}
+# What a diffusion model accepts: its own samplers and every ODE solver (on the PF-ODE).
+SAMPLERS = ODE_SAMPLERS | SamplerTable({
+    name: SamplerKind(options=cls.OPTIONS, doc=_DOCS[name]) for name, cls in SAMPLER_CLASSES.items()
+})
 
 
 def parse_sampler(spec: str):
-    """``"ddim@50:eta=0.5"`` -> ``DDIM(steps=50, eta=0.5)``; raises ``ValueError`` naming what is allowed."""
-    head, *opts = spec.split(":")
-    name, at, steps = head.partition("@")
-    if name not in SAMPLERS:
-        raise ValueError(f"unknown sampler {spec!r}: use one of {sorted(SAMPLERS)}, as name[@steps][:option=value]")
-    cls = SAMPLERS[name]
-    kwargs: dict[str, Any] = {}
-    if at:
-        if not steps.isdigit() or int(steps) < 1:
-            raise ValueError(f"sampler {spec!r}: the step count after '@' must be a positive integer")
-        kwargs["steps"] = int(steps)
-    for opt in opts:
-        key, eq, value = opt.partition("=")
-        if not eq or key not in cls.OPTIONS:
-            allowed = ", ".join(f"{k}=<{t.__name__}>" for k, t in cls.OPTIONS.items()) or "none"
-            raise ValueError(f"sampler {spec!r}: option {opt!r} is not one of {allowed}")
-        try:
-            kwargs[key] = cls.OPTIONS[key](value)
-        except ValueError:
-            raise ValueError(f"sampler {spec!r}: option {key} expects a {cls.OPTIONS[key].__name__}") from None
-    return cls(**kwargs)
+    """``"ddim@50:eta=0.5"`` -> ``DDIM(steps=50, eta=0.5)``; ``"heun@8"`` -> the PF-ODE with 8 Heun
+    steps. Raises ``genjax.ode.SpecError`` (a ``ValueError``) naming what is allowed."""
+    parsed = SAMPLERS.parse(spec)
+    if parsed.is_default:
+        raise ValueError("'default' is the model's choice: resolve it with the model's default_sampler")
+    kwargs = dict(parsed.options)
+    if parsed.steps is not None:
+        kwargs["steps"] = parsed.steps
+    if parsed.name in SOLVERS:
+        return ProbabilityFlow(solver=parsed.name, **kwargs)
+    return SAMPLER_CLASSES[parsed.name](**kwargs)
 
 
 def sample_chain(problem: SamplingProblem, sampler, key: jax.Array, num: int, event_shape) -> tuple[jax.Array, dict]:
@@ -333,6 +320,7 @@ __all__ = [
     "ProbabilityFlow",
     "ReverseDiffusion",
     "SAMPLERS",
+    "SAMPLER_CLASSES",
     "SamplingProblem",
     "parse_sampler",
     "sample_chain",

@@ -12,12 +12,24 @@ from genjax.flow_matching.couplings import (
     transport_cost,
 )
 from genjax.flow_matching.gaussian import gaussian_marginal_velocity, gaussian_velocity_gain
-from genjax.flow_matching.model import DatasetSource, FlowMatching, parse_sampler
+from genjax.flow_matching.model import DatasetSource, FlowMatching
 from genjax.flow_matching.nets import ConcatMLP, LinearVelocity
 from genjax.flow_matching.paths import AffinePath, GeneralAffinePath, LinearPath, VPCosinePath
 from genjax.flow_matching.reflow import generate_pairs, load_pairs, save_pairs
 
-MODELS = {"flow_matching": build_flow_matching}
+from genjax.model import ModelEntry
+from genjax.ode import ODE_SAMPLERS
+
+MODELS = {
+    "flow_matching": ModelEntry(
+        build_flow_matching,
+        family="flow_matching",
+        summary="conditional flow matching / rectified flow (paths, independent / OT / Sinkhorn couplings, reflow)",
+        samplers=ODE_SAMPLERS,
+        tiny={"hidden": (16, 16), "time_dim": 8, "ode": {"solver": "heun", "steps": 4}},
+        default_experiment="fm_moons",
+    ),
+}
 
 __all__ = [
     "MODELS",
@@ -39,7 +51,6 @@ __all__ = [
     "generate_pairs",
     "independent_coupling",
     "load_pairs",
-    "parse_sampler",
     "save_pairs",
     "sinkhorn_log_plan",
     "squared_distances",

@@ -12,7 +12,10 @@
 - conditional [False]: class-conditional on the dataset's labels, with ``label_dropout`` [0.1]
   for classifier-free guidance, default sampling ``guidance`` [1.0] and ``eval_guidance`` [()]
   weights for the class-wise W2.
-- time_sampling, solver, steps, rtol, atol: training times and the default ODE solve.
+- time_sampling ["uniform"]: training times; ``ode.*``: the default ODE solve of sampling and
+  of ``log_prob`` (tsit5 at rtol = atol = 1e-5; see ``genjax.config.read_ode``).
+- divergence ["auto"]: trace of ``log_prob`` ("exact", "hutchinson", "auto": exact up to 256
+  dimensions), probe ["rademacher"].
 - path_metrics [True]: path energy / straightness / NPE in the evaluation.
 """
 
@@ -21,8 +24,7 @@ from __future__ import annotations
 import pathlib
 
 from genjax import data as gdata
-from genjax.config import SectionReader, one_of
-from genjax.continuous.ode import SOLVERS, ODESolverConfig
+from genjax.config import EVEN_INT, FLOATS, NONNEG_FLOAT, POS_FLOAT, POS_INT, UNIT_INTERVAL, WIDTHS, SectionReader, one_of, read_ode
 from genjax.errors import ConfigError
 from genjax.flow_matching.couplings import (
     COUPLINGS,
@@ -36,23 +38,16 @@ from genjax.flow_matching.nets import NET_ACTIVATIONS, NETS, ConcatMLP, LinearVe
 from genjax.flow_matching.paths import PATHS, LinearPath, VPCosinePath
 from genjax.nn import ACTIVATIONS as TIME_MLP_ACTIVATIONS
 from genjax.nn import TimeMLP
+from genjax.ode import DIVERGENCES, PROBES, ODESolverConfig
 
-
-def _widths(v):
-    return isinstance(v, tuple) and len(v) > 0 and all(isinstance(w, int) and w >= 1 for w in v)
-
-
-def _floats(v):
-    return isinstance(v, tuple) and all(isinstance(w, (int, float)) and not isinstance(w, bool) for w in v)
+DEFAULT_ODE = ODESolverConfig("tsit5", rtol=1e-5, atol=1e-5)
 
 
 def _net(r: SectionReader, num_classes: int | None):
     kind = r.get("net", "time_mlp", *one_of(NETS))
-    hidden = r.get("hidden", (256, 256, 256) if kind == "time_mlp" else (64, 64, 64), _widths,
-                   "a tuple of positive ints")
-    even = (lambda v: isinstance(v, int) and v >= 2 and v % 2 == 0), "an even int >= 2"
+    hidden = r.get("hidden", (256, 256, 256) if kind == "time_mlp" else (64, 64, 64), *WIDTHS)
     if kind == "linear":
-        return LinearVelocity(hidden=hidden, time_dim=r.get("time_dim", 16, *even))
+        return LinearVelocity(hidden=hidden, time_dim=r.get("time_dim", 16, *EVEN_INT))
     activation = r.get("activation", "silu" if kind == "time_mlp" else "selu", *one_of(sorted(NET_ACTIVATIONS)))
     if kind == "concat_mlp":
         return ConcatMLP(hidden=hidden, activation=activation, num_classes=num_classes)
@@ -61,8 +56,8 @@ def _net(r: SectionReader, num_classes: int | None):
                           f"expected one of {sorted(TIME_MLP_ACTIVATIONS)}")
     return TimeMLP(
         hidden=hidden,
-        time_dim=r.get("time_dim", 64, *even),
-        time_scale=r.get("time_scale", 1000.0, lambda v: v > 0, "a float > 0"),
+        time_dim=r.get("time_dim", 64, *EVEN_INT),
+        time_scale=r.get("time_scale", 1000.0, *POS_FLOAT),
         activation=activation,
         num_classes=num_classes,
     )
@@ -72,8 +67,8 @@ def _coupling(r: SectionReader, dataset):
     kind = r.get("coupling", "independent", *one_of(COUPLINGS))
     if kind == "sinkhorn":
         return SinkhornCoupling(
-            epsilon=r.get("sinkhorn_epsilon", 0.05, lambda v: v > 0, "a float > 0 (relative to the mean cost)"),
-            iters=r.get("sinkhorn_iters", 100, lambda v: isinstance(v, int) and v >= 1, "an int >= 1"),
+            epsilon=r.get("sinkhorn_epsilon", 0.05, POS_FLOAT[0], "a float > 0 (relative to the mean cost)"),
+            iters=r.get("sinkhorn_iters", 100, *POS_INT),
         )
     if kind == "exact_ot":
         return ExactOTCoupling()
@@ -115,14 +110,9 @@ def build_flow_matching(model_config, dataset) -> FlowMatching:
             raise ConfigError(f"config key 'model.conditional' = True needs labels; dataset {dataset.name!r} has none")
         num_classes = dataset.num_classes
     net = _net(r, num_classes)
-    solver = ODESolverConfig(
-        solver=r.get("solver", "tsit5", *one_of(sorted(SOLVERS))),
-        steps=r.get("steps", 100, lambda v: isinstance(v, int) and v >= 1, "an int >= 1"),
-        rtol=r.get("rtol", 1e-5, lambda v: v > 0, "a float > 0"),
-        atol=r.get("atol", 1e-5, lambda v: v > 0, "a float > 0"),
-    )
+    solver = read_ode(r, DEFAULT_ODE)
     path_kind = r.get("path", "linear", *one_of(PATHS))
-    sigma_min = r.get("sigma_min", 0.0, lambda v: 0 <= v < 1, "a float in [0, 1)")
+    sigma_min = r.get("sigma_min", 0.0, *UNIT_INTERVAL)
     if path_kind == "vp_cosine" and sigma_min:
         raise ConfigError("config key 'model.sigma_min' applies to path 'linear' only; set it to 0 for 'vp_cosine'")
     path = LinearPath(sigma_min=sigma_min) if path_kind == "linear" else VPCosinePath()
@@ -133,9 +123,9 @@ def build_flow_matching(model_config, dataset) -> FlowMatching:
     kwargs = {}
     if conditional:
         kwargs = dict(
-            label_dropout=r.get("label_dropout", 0.1, lambda v: 0 <= v < 1, "a float in [0, 1)"),
-            guidance=r.get("guidance", 1.0, lambda v: v >= 0, "a float >= 0"),
-            eval_guidance=r.get("eval_guidance", (), _floats, "a tuple of floats"),
+            label_dropout=r.get("label_dropout", 0.1, *UNIT_INTERVAL),
+            guidance=r.get("guidance", 1.0, *NONNEG_FLOAT),
+            eval_guidance=r.get("eval_guidance", (), *FLOATS),
         )
     model = FlowMatching(
         net,
@@ -145,9 +135,11 @@ def build_flow_matching(model_config, dataset) -> FlowMatching:
         source=_source(r, dataset),
         time_sampling=r.get("time_sampling", "uniform", *one_of(TIME_SAMPLING)),
         solver=solver,
-        sigma=r.get("sigma", 0.0, lambda v: v >= 0, "a float >= 0"),
+        sigma=r.get("sigma", 0.0, *NONNEG_FLOAT),
         num_classes=num_classes,
         path_metrics=r.get("path_metrics", True),
+        divergence=r.get("divergence", "auto", *one_of((*DIVERGENCES, "auto"))),
+        probe=r.get("probe", "rademacher", *one_of(PROBES)),
         **kwargs,
     )
     r.finish()

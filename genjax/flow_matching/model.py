@@ -4,31 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
+import math
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from genjax.continuous.ode import SOLVERS, ODESolverConfig, odeint
 from genjax.distributions import StandardNormal
 from genjax.flow_matching.couplings import Coupling, independent_coupling, transport_cost
 from genjax.flow_matching.paths import AffinePath, LinearPath
+from genjax.model import ModelBase
+from genjax.ode import DIVERGENCES, ODE_SAMPLERS, PROBES, ODESolverConfig, ode_config, ode_log_prob, odeint
 
 TIME_SAMPLING = ("uniform", "stratified")
-
-
-def parse_sampler(spec: str | None, default: ODESolverConfig) -> ODESolverConfig:
-    """``"tsit5"`` (adaptive), ``"euler@20"`` / ``"heun@10"`` (fixed steps), or None (default)."""
-    if spec is None or spec == "default":
-        return default
-    name, _, steps = spec.partition("@")
-    if name not in SOLVERS:
-        raise ValueError(f"unknown sampler {spec!r}: use one of {sorted(SOLVERS)}, optionally '@steps'")
-    if steps:
-        if not steps.isdigit() or int(steps) < 1:
-            raise ValueError(f"sampler {spec!r}: the step count after '@' must be a positive integer")
-        return default.replace(solver=name, steps=int(steps), fixed_grid=True)
-    return default.replace(solver=name, fixed_grid=False)
+# Up to this dimension log_prob takes the exact trace when asked for "auto".
+AUTO_EXACT_MAX_DIM = 256
 
 
 class DatasetSource:
@@ -48,7 +39,7 @@ class DatasetSource:
         return self.dataset.train_batch(key, 0, num)["x"]
 
 
-class FlowMatching:
+class FlowMatching(ModelBase):
     """Learns a velocity field ``v(x, t)`` whose ODE carries the source (t=0) to the data (t=1).
 
     Args:
@@ -73,7 +64,16 @@ class FlowMatching:
         (w = 1 conditional, w = 0 unconditional, w > 1 guided).
       path_metrics: report path energy, straightness and NPE in ``extra_metrics``.
       eval_guidance: guidance weights at which ``extra_metrics`` reports the class-conditional W2.
+      likelihood_solver: the ODE solve of ``log_prob`` (default: ``solver``).
+      divergence: trace of ``log_prob``: "exact", "hutchinson" or "auto" (exact up to 256
+        dimensions).
+      probe: Hutchinson probe, "rademacher" or "gaussian".
+
+    ``log_prob`` exists when the source is N(0, I) (the flow is then a CNF): the log-density of
+    the unconditional field's ODE, exact up to the solver's tolerance with the exact trace.
     """
+
+    samplers = ODE_SAMPLERS
 
     def __init__(
         self,
@@ -91,9 +91,16 @@ class FlowMatching:
         guidance: float = 1.0,
         path_metrics: bool = True,
         eval_guidance: tuple[float, ...] = (),
+        likelihood_solver: ODESolverConfig | None = None,
+        divergence: str = "auto",
+        probe: str = "rademacher",
     ):
         if time_sampling not in TIME_SAMPLING:
             raise ValueError(f"time_sampling must be one of {TIME_SAMPLING}, got {time_sampling!r}")
+        if divergence not in (*DIVERGENCES, "auto"):
+            raise ValueError(f"divergence must be one of {[*DIVERGENCES, 'auto']}, got {divergence!r}")
+        if probe not in PROBES:
+            raise ValueError(f"probe must be one of {list(PROBES)}, got {probe!r}")
         self.net = net
         self.event_shape = tuple(event_shape)
         self.path = path
@@ -107,6 +114,16 @@ class FlowMatching:
         self.guidance = float(guidance)
         self.path_metrics = path_metrics
         self.eval_guidance = tuple(float(w) for w in eval_guidance)
+        self.likelihood_solver = likelihood_solver or solver
+        if divergence == "auto":
+            divergence = "exact" if math.prod(self.event_shape) <= AUTO_EXACT_MAX_DIM else "hutchinson"
+        self.divergence = divergence
+        self.probe = probe
+        # A density needs a source density: N(0, I) (the default) has one, a dataset does not.
+        if isinstance(self.source, StandardNormal):
+            self.log_prob_kind = "exact" if divergence == "exact" else "estimate"
+        else:
+            self.log_prob_kind = None
         self._jitted: dict = {}
 
     # -- the field ------------------------------------------------------------------------------
@@ -193,20 +210,37 @@ class FlowMatching:
           guidance: classifier-free guidance weight (default: the model's ``guidance``).
           x0: start points ``[num, *event]`` instead of fresh source draws.
         """
-        cfg = parse_sampler(sampler, self.solver)
+        cfg = ode_config(self.parse_sampler(sampler), self.solver)
         key, label = self._sampling_label(key, num, label)
         if x0 is None:
             x0 = self.source.sample(key, num)
         x1, nfe = odeint(lambda t, x, _: self.velocity(params, x, t, label, guidance), x0, 0.0, 1.0, cfg)
         return x1, {"nfe": nfe}
 
-    def sample(self, params, key: jax.Array, num: int, **opts):
-        return self.sample_with_stats(params, key, num, **opts)[0]
+    def log_prob_with_stats(self, params, x: jax.Array, key: jax.Array | None = None, *, label=None):
+        """``(log p(x) [batch], {"nfe"})``: the ODE from the data (t = 1) back to the source (t = 0).
+
+        ``log p_1(x) = log N(x_0; 0, I) + int_1^0 tr(dv/dx) dt`` (the instantaneous change of
+        variables, through ``genjax.ode.ode_log_prob``); the field is the unconditional one
+        (or the ``label``-conditional one of a class-conditional model).
+        """
+        if self.log_prob_kind is None:
+            raise ValueError("log_prob needs the N(0, I) source; this model transports a dataset")
+        label = None if label is None else jnp.broadcast_to(jnp.asarray(label, jnp.int32), x.shape[:1])
+        logp, _, nfe = ode_log_prob(
+            lambda t, y, _: self.velocity(params, y, t, label), self.source.log_prob, x, 1.0, 0.0,
+            self.likelihood_solver, divergence=self.divergence, key=key, probe=self.probe,
+        )
+        return logp, {"nfe": nfe}
+
+    def log_prob(self, params, x: jax.Array, key: jax.Array | None = None, **opts) -> jax.Array:
+        """``log p(x)`` ``[batch]`` in nats of the flow the field defines (see ``log_prob_with_stats``)."""
+        return self.log_prob_with_stats(params, x, key, **opts)[0]
 
     def trajectory(self, params, key: jax.Array, num: int, ts: jax.Array, *, sampler: str | None = None,
                    label=None, guidance: float | None = None) -> jax.Array:
         """States ``[len(ts), num, *event]`` of the ODE at times ``ts`` (for plots)."""
-        cfg = parse_sampler(sampler, self.solver)
+        cfg = ode_config(self.parse_sampler(sampler), self.solver)
         key, label = self._sampling_label(key, num, label)
         x0 = self.source.sample(key, num)
         ys, _ = odeint(lambda t, x, _: self.velocity(params, x, t, label, guidance), x0, 0.0, 1.0, cfg,
@@ -228,7 +262,7 @@ class FlowMatching:
           ``{"x0", "x1"}`` ``[num, *event]`` endpoints, ``"path_energy"`` and ``"straightness"``
           (means over trajectories) and ``"nfe"``.
         """
-        cfg = parse_sampler(sampler, self.solver)
+        cfg = ode_config(self.parse_sampler(sampler), self.solver)
         key, label = self._sampling_label(key, num, label)
         x0 = self.source.sample(key, num)
 

@@ -1,9 +1,10 @@
-"""Evaluation derived from the Model contract.
+"""Evaluation derived from the Model contract (``genjax.model``).
 
-``log_prob`` gives NLL and bits/dim on held-out data; ``sample`` gives W2 (exact OT) and MMD to
-held-out data for low-dimensional sets, with the W2 *floor* (two independent draws of the data
-itself) so a number can be read against what a perfect model would score; a family adds its
-own numbers through ``extra_metrics(params, key, batch)``.
+``log_prob`` (when the model declares a ``log_prob_kind``) gives NLL and bits/dim on held-out
+data, labelled with that kind; ``sample_with_stats`` gives W2 (exact OT) and MMD to held-out data
+for low-dimensional sets, with the W2 *floor* (two independent draws of the data itself) so a
+number can be read against what a perfect model would score, and the NFE of each sampler; a
+family adds its own numbers through ``extra_metrics(params, key, batch)``.
 """
 
 from __future__ import annotations
@@ -36,12 +37,7 @@ def _eval_key(*salt: int) -> jax.Array:
 
 @functools.lru_cache(maxsize=64)
 def _jitted_sampler(model, num: int, sampler: str):
-    opts = {} if sampler == "default" else {"sampler": sampler}
-    if hasattr(model, "sample_with_stats"):
-        fn = functools.partial(model.sample_with_stats, num=num, **opts)
-    else:
-        fn = lambda params, key: (model.sample(params, key, num, **opts), {})  # noqa: E731
-    return jax.jit(fn)
+    return jax.jit(functools.partial(model.sample_with_stats, num=num, sampler=sampler))
 
 
 def draw_samples(model, params, key, num: int, sampler: str = "default") -> tuple[jax.Array, dict]:
@@ -137,23 +133,23 @@ def likelihood_metrics(model, params, dataset, eval_cfg) -> dict[str, float]:
     x = jnp.asarray(test["x"])
     lp = _log_prob_batches(model, params, x, eval_cfg.batch_size)
     nll = float(-np.mean(lp))
-    out = {"nll": nll, "nll_stderr": float(np.std(lp) / math.sqrt(len(lp)))}
+    out = {"nll": nll, "nll_stderr": float(np.std(lp) / math.sqrt(len(lp))), "log_prob_kind": model.log_prob_kind}
     if dataset.dequantization is not None or dataset.num_dims > 2:
         out["bits_per_dim"] = float(gm.bits_per_dim(nll, dataset.num_dims, dataset.dequantization))
     return out
 
 
-def evaluate(model, params, dataset, eval_cfg) -> dict[str, float]:
-    """All metrics the model and dataset support, as a flat dict of floats."""
-    out: dict[str, float] = {}
-    if hasattr(model, "log_prob"):
+def evaluate(model, params, dataset, eval_cfg) -> dict[str, Any]:
+    """All metrics the model and dataset support, as a flat dict of floats (and the string
+    ``log_prob_kind``: "exact", "bound" or "estimate", saying what ``nll`` is)."""
+    out: dict[str, Any] = {}
+    if model.log_prob_kind is not None:
         out.update(likelihood_metrics(model, params, dataset, eval_cfg))
     if dataset.num_dims <= SAMPLE_BASED_MAX_DIMS:
         out.update(sample_metrics(model, params, dataset, eval_cfg))
-    if hasattr(model, "extra_metrics"):
-        batch = dataset.test_batch(min(eval_cfg.num_samples, 2000)) if dataset.is_synthetic else dataset.test_batch()
-        extra = model.extra_metrics(params, _eval_key(4), batch)
-        out.update({k: float(v) for k, v in extra.items()})
+    batch = dataset.test_batch(min(eval_cfg.num_samples, 2000)) if dataset.is_synthetic else dataset.test_batch()
+    extra = model.extra_metrics(params, _eval_key(4), batch)
+    out.update({k: float(v) for k, v in extra.items()})
     return out
 
 
@@ -180,13 +176,16 @@ def _image_value_range(dataset) -> tuple[float, float]:
     return (dq.shift, dq.shift + dq.scale * dq.levels)
 
 
-def stack_seeds(per_seed: list[dict[str, Any]]) -> dict[str, float]:
-    """Mean over seeds, plus each seed's value as ``name[i]``."""
+def stack_seeds(per_seed: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean over seeds, plus each seed's value as ``name[i]`` (labels such as ``log_prob_kind`` once)."""
     if len(per_seed) == 1:
         return per_seed[0]
-    out: dict[str, float] = {}
+    out: dict[str, Any] = {}
     for k in per_seed[0]:
         vals = [m[k] for m in per_seed]
+        if isinstance(vals[0], str):
+            out[k] = vals[0]
+            continue
         out[k] = float(np.mean(vals))
         for i, v in enumerate(vals):
             out[f"{k}[{i}]"] = float(v)

@@ -29,7 +29,7 @@ from genjax import data as gdata
 from genjax import registry
 from genjax.errors import CheckpointError, ConfigError
 from genjax.train import evaluation as geval
-from genjax.train.checkpoint import Checkpointer, abstract_like
+from genjax.train.checkpoint import Checkpointer
 from genjax.train.optim import make_optimizer
 from genjax.train.state import TrainState, init_state
 from genjax.train.step import make_host_steps, make_in_memory_steps, make_train_step
@@ -373,6 +373,67 @@ def _plot(trainer: Trainer, state: TrainState, path: pathlib.Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     params = trainer.eval_params(state)[0]
     geval.plot_samples(trainer.model, params, trainer.dataset, path, sampler=trainer.config.eval.samplers[0])
+
+
+def _tuples(value):
+    """JSON turns tuples into lists; configs use tuples."""
+    if isinstance(value, dict):
+        return {k: _tuples(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return tuple(_tuples(v) for v in value)
+    return value
+
+
+def read_workdir_config(workdir: str | pathlib.Path) -> ml_collections.ConfigDict:
+    """The config a workdir was trained with (its ``config.json``)."""
+    path = pathlib.Path(workdir) / "config.json"
+    if not path.is_file():
+        raise CheckpointError(f"workdir {workdir} holds no config.json (is it a genjax workdir? "
+                              "train into it first, or give --config FILE)")
+    try:
+        return ml_collections.ConfigDict(_tuples(json.loads(path.read_text())))
+    except json.JSONDecodeError as e:
+        raise CheckpointError(f"workdir {workdir}: config.json is damaged ({e.msg} at line {e.lineno}); "
+                              "restore it or give --config FILE") from None
+
+
+@dataclasses.dataclass
+class LoadedRun:
+    """A trained run restored from its workdir: config, model, data and the latest good state.
+
+    ``params()`` are the evaluation parameters (EMA or raw, as ``config.eval.use_ema``) of one seed.
+    """
+
+    config: ml_collections.ConfigDict
+    trainer: Trainer
+    state: TrainState
+    step: int
+
+    @property
+    def model(self):
+        return self.trainer.model
+
+    @property
+    def dataset(self):
+        return self.trainer.dataset
+
+    def params(self, seed: int = 0, *, ema: bool | None = None):
+        use_ema = self.config.eval.use_ema if ema is None else ema
+        tree = self.state.ema_params if use_ema else self.state.params
+        return self.trainer.unstack(tree)[seed]
+
+
+def load_workdir(workdir: str | pathlib.Path, config: ml_collections.ConfigDict | None = None) -> LoadedRun:
+    """Restore a workdir for evaluation, sampling or plotting (notebooks, benchmarks, scripts).
+
+    Args:
+      workdir: a directory ``genjax train`` wrote.
+      config: the config to build the model from (default: the workdir's own ``config.json``);
+        evaluation and sampling keys may differ from the training run's.
+    """
+    config = read_workdir_config(workdir) if config is None else config
+    trainer, state, step = restore_for_eval(config, workdir)
+    return LoadedRun(config, trainer, state, step)
 
 
 def restore_for_eval(config, workdir: str | pathlib.Path) -> tuple[Trainer, TrainState, int]:

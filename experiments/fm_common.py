@@ -1,4 +1,4 @@
-"""Configs of the 2-D flow matching experiments (``experiments/{icfm,otcfm,rf}_*.py``).
+"""Shared by the 2-D flow matching experiments (not an experiment): their configs (``experiments/{icfm,otcfm,rf}_*.py``).
 
 Every 2-D task uses the set-up of torchcfm's 2-D examples, so the numbers compare with it:
 the MLP on ``[x, t]`` with three hidden layers of 64 SELU units, batch 256, 10 000 Adam steps
@@ -46,9 +46,7 @@ def cfm_config(method: str, task: str) -> ml_collections.ConfigDict:
     c.model.source = source
     c.model.coupling = coupling
     c.model.sigma = sigma
-    c.model.solver = "tsit5"
-    c.model.rtol = 1e-5
-    c.model.atol = 1e-5
+    c.model.ode = ml_collections.ConfigDict({"solver": "tsit5", "rtol": 1e-5, "atol": 1e-5})
 
     c.train.steps = 10_000
     c.train.lr = 1e-3
