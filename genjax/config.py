@@ -59,6 +59,9 @@ def default_config() -> ml_collections.ConfigDict:
     c.train.keep_checkpoints = 2
     c.train.plot = True
     c.train.progress = True
+    # Per parameter group of a multi-network model (e.g. train.groups.disc.lr = 4e-4): optimiser
+    # keys that differ from the train.* ones above for that group.
+    c.train.groups = ml_collections.ConfigDict()
 
     c.eval = ml_collections.ConfigDict()
     c.eval.use_ema = True
@@ -287,6 +290,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
 
     for path, (check, allowed) in GENERIC_CHECKS.items():
         check_value(path, lookup(config, path), check, allowed)
+    check_group_optimizers(config)
     known = data.list_datasets()
     name = config.data.name
     if name not in known and not str(name).startswith("tfds:"):
@@ -297,6 +301,23 @@ def validate(config: ml_collections.ConfigDict) -> None:
             f"known: {', '.join(registry.list_models())}"
         )
     check_samplers(config)
+
+
+GROUP_OPTIMIZER_KEYS = ("optimizer", "lr", "schedule", "warmup_steps", "end_lr_factor", "weight_decay", "b1", "b2",
+                        "grad_clip")
+
+
+def check_group_optimizers(config: ml_collections.ConfigDict) -> None:
+    """``train.groups.<group>.<key>``: only optimiser keys, each checked like ``train.<key>``."""
+    groups = config.train.get("groups", ml_collections.ConfigDict())
+    for group, section in groups.items():
+        if not isinstance(section, ml_collections.ConfigDict):
+            raise ConfigError(f"config key 'train.groups.{group}' is a section: set e.g. 'train.groups.{group}.lr'")
+        for key, value in section.items():
+            if key not in GROUP_OPTIMIZER_KEYS:
+                raise ConfigError(f"config key 'train.groups.{group}.{key}' is not an optimiser key; "
+                                  f"allowed: {', '.join(GROUP_OPTIMIZER_KEYS)}")
+            check_value(f"train.groups.{group}.{key}", value, *GENERIC_CHECKS[f"train.{key}"])
 
 
 def sampler_keys(config: ml_collections.ConfigDict) -> list[tuple[str, Any]]:

@@ -18,7 +18,10 @@ Declarations read by evaluation (never ``hasattr``):
   (stochastic, e.g. a power-series log-det), or ``None`` when the family has no density.
 
 Multi-network models (a GAN's generator and discriminator, a consistency model's target
-network) declare ``update_plan``; see ``genjax.train.step``.
+network, a bridge's two directions) keep their networks as groups of one params dict and declare
+``update_plan``: the gradient updates one train step makes, in order, each of one group with that
+group's optimiser (``Update``); groups no update names (a target network, a frozen copy) change
+only in ``after_update(params, step)``. See ``genjax.train.step.make_train_step``.
 """
 
 from __future__ import annotations
@@ -33,6 +36,28 @@ from genjax.ode.spec import SamplerSpec, SamplerTable
 
 LOG_PROB_KINDS = ("exact", "bound", "estimate")
 DEFAULT_SAMPLERS = SamplerTable()
+
+
+@dataclasses.dataclass(frozen=True)
+class Update:
+    """One gradient update inside a train step of a multi-group model.
+
+    Attributes:
+      group: the key of the params dict this update changes (its optimiser is the group's).
+      loss: the name of the model method giving the loss,
+        ``(params, batch, key, step) -> (scalar, metrics)``; its gradient is taken with respect to
+        ``params[group]`` only, the other groups held fixed at their current values.
+      repeats: how many times in a row (e.g. ``n_critic`` discriminator updates per generator
+        update); each repeat draws its own key.
+    """
+
+    group: str
+    loss: str
+    repeats: int = 1
+
+    def __post_init__(self):
+        if self.repeats < 1:
+            raise ValueError(f"Update.repeats must be >= 1, got {self.repeats}")
 
 
 @runtime_checkable
@@ -60,6 +85,20 @@ class ModelBase:
 
     samplers: SamplerTable = DEFAULT_SAMPLERS
     log_prob_kind: str | None = None
+    # None: one parameter set trained on ``loss``; else the updates of one train step, in order.
+    update_plan: tuple[Update, ...] | None = None
+
+    def after_update(self, params, step: jax.Array):
+        """Non-gradient changes after a step's updates (target networks, frozen copies);
+        ``step`` is the number of steps done, this one included."""
+        return params
+
+    @property
+    def param_groups(self) -> tuple[str, ...]:
+        """The groups that have an optimiser: those the update plan names, in order."""
+        if self.update_plan is None:
+            return ()
+        return tuple(dict.fromkeys(u.group for u in self.update_plan))
 
     def sample(self, params, key: jax.Array, num: int, **opts) -> jax.Array:
         return self.sample_with_stats(params, key, num, **opts)[0]
@@ -75,9 +114,12 @@ class ModelBase:
 def contract_violations(model: Any) -> list[str]:
     """What ``model`` lacks of the contract (empty when it meets it)."""
     problems = []
-    for name in ("init", "loss", "sample_with_stats", "sample", "extra_metrics"):
+    for name in ("init", "loss", "sample_with_stats", "sample", "extra_metrics", "after_update"):
         if not callable(getattr(model, name, None)):
             problems.append(f"no method {name}()")
+    for update in getattr(model, "update_plan", None) or ():
+        if not isinstance(update, Update) or not callable(getattr(model, update.loss, None)):
+            problems.append(f"update {update!r} names no loss method of the model")
     if not isinstance(getattr(model, "samplers", None), SamplerTable):
         problems.append("samplers is not a SamplerTable")
     kind = getattr(model, "log_prob_kind", "<missing>")

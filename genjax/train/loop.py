@@ -30,7 +30,7 @@ from genjax import registry
 from genjax.errors import CheckpointError, ConfigError
 from genjax.train import evaluation as geval
 from genjax.train.checkpoint import Checkpointer
-from genjax.train.optim import make_optimizer
+from genjax.train.optim import make_group_optimizers, make_optimizer
 from genjax.train.state import TrainState, init_state
 from genjax.train.step import make_host_steps, make_in_memory_steps, make_train_step
 
@@ -79,6 +79,11 @@ class Trainer:
         dataset = gdata.get_dataset(config.data.name, **dict(config.data.options))
         model = registry.build_model(config.model, dataset)
         tx, schedule = make_optimizer(config.train)
+        if model.param_groups:
+            tx = make_group_optimizers(config.train, model.param_groups)
+        elif config.train.get("groups"):
+            raise ConfigError(f"config key 'train.groups' applies to models with several parameter groups; "
+                              f"model {config.model.name!r} has one: set train.* instead")
         mesh = mesh or make_mesh()
         n_dev = mesh.devices.size
         if config.data.batch_size % n_dev:
@@ -224,11 +229,19 @@ def config_differences(saved: dict, current: dict, prefix: str = "") -> list[tup
     for key in sorted(set(saved) | set(current)):
         path = f"{prefix}{key}"
         a, b = saved.get(key, "<absent>"), current.get(key, "<absent>")
+        if {_kind(a), _kind(b)} == {"absent", "empty"}:
+            continue  # an empty section and a missing one are the same config
         if isinstance(a, dict) and isinstance(b, dict):
             diffs.extend(config_differences(a, b, path + "."))
         elif a != b:
             diffs.append((path, a, b))
     return diffs
+
+
+def _kind(value) -> str:
+    if isinstance(value, str) and value == "<absent>":
+        return "absent"
+    return "empty" if value == {} else "value"
 
 
 def _jsonable(config) -> dict:

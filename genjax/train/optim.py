@@ -40,3 +40,21 @@ def make_optimizer(train_cfg) -> tuple[optax.GradientTransformation, optax.Sched
     # has the same structure whatever the clipping setting.
     clip = train_cfg.grad_clip if train_cfg.grad_clip > 0 else float("inf")
     return optax.chain(optax.clip_by_global_norm(clip), opt), schedule
+
+
+def make_group_optimizers(train_cfg, groups: tuple[str, ...]) -> dict[str, optax.GradientTransformation]:
+    """One optimiser per parameter group: ``train.*`` with ``train.groups.<group>.*`` on top."""
+    overrides = train_cfg.get("groups") or {}
+    unknown = sorted(set(overrides) - set(groups))
+    if unknown:
+        from genjax.errors import ConfigError
+
+        raise ConfigError(f"config key 'train.groups.{unknown[0]}': the model has no parameter group "
+                          f"{unknown[0]!r}; its groups: {', '.join(groups)}")
+    out = {}
+    for group in groups:
+        cfg = train_cfg.copy_and_resolve_references()
+        with cfg.unlocked():
+            cfg.update(dict(overrides.get(group, {})))
+        out[group] = make_optimizer(cfg)[0]
+    return out

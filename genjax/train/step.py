@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from genjax.train.state import TrainState
+from genjax.train.state import TrainState, group_transforms
 
 TrainStep = Callable[[TrainState, dict], tuple[TrainState, dict]]
 
@@ -20,27 +20,60 @@ def ema_update(ema: Any, params: Any, decay: float) -> Any:
 
 def make_train_step(
     model,
-    tx: optax.GradientTransformation,
+    tx: optax.GradientTransformation | dict,
     *,
     ema_decay: float = 0.0,
     schedule: optax.Schedule | None = None,
 ) -> TrainStep:
-    """``train_step(state, batch) -> (state, metrics)`` for any Model with a ``loss``.
+    """``train_step(state, batch) -> (state, metrics)`` for any Model.
 
     Pure: the step's key is ``fold_in(state.key, state.step)``; metrics are a flat dict of
     scalars (the model's own plus ``loss``, ``grad_norm`` and ``lr``).
+
+    A one-group model is trained on ``model.loss``. A model with an ``update_plan`` gets one
+    gradient update per ``Update`` (``repeats`` times each), in order, each with its group's
+    optimiser and its own key ``fold_in(fold_in(key, i), r)``, later updates seeing the
+    parameters earlier ones produced; then ``model.after_update``. Its metrics are prefixed by
+    group (``disc/loss``, ``gen/grad_norm``, ...) and ``loss`` is the sum of the updates' last
+    losses.
     """
+    plan = model.update_plan
+    txs = group_transforms(model, tx)
 
-    def train_step(state: TrainState, batch: dict) -> tuple[TrainState, dict]:
-        key = jax.random.fold_in(state.key, state.step)
-
+    def single(state: TrainState, batch: dict, key: jax.Array):
         def loss_fn(params):
             return model.loss(params, batch, key)
 
         (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
-        updates, opt_state = tx.update(grads, state.opt_state, state.params)
+        updates, opt_state = txs.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
-        metrics = {**aux, "loss": loss, "grad_norm": optax.tree.norm(grads)}
+        return params, opt_state, {**aux, "loss": loss, "grad_norm": optax.tree.norm(grads)}
+
+    def grouped(state: TrainState, batch: dict, key: jax.Array):
+        params, opt_state = dict(state.params), dict(state.opt_state)
+        metrics, total = {}, 0.0
+        for i, update in enumerate(plan):
+            loss_method = getattr(model, update.loss)
+            for r in range(update.repeats):
+                k = jax.random.fold_in(jax.random.fold_in(key, i), r)
+
+                def loss_fn(group_params, params=params, k=k, loss_method=loss_method, group=update.group):
+                    return loss_method({**params, group: group_params}, batch, k, state.step)
+
+                (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(params[update.group])
+                tx_g = txs[update.group]
+                updates, opt_state[update.group] = tx_g.update(grads, opt_state[update.group], params[update.group])
+                params[update.group] = optax.apply_updates(params[update.group], updates)
+            metrics.update({f"{update.group}/{name}": v for name, v in aux.items()})
+            metrics[f"{update.group}/loss"] = loss
+            metrics[f"{update.group}/grad_norm"] = optax.tree.norm(grads)
+            total = total + loss
+        params = model.after_update(params, state.step + 1)
+        return params, opt_state, {**metrics, "loss": total}
+
+    def train_step(state: TrainState, batch: dict) -> tuple[TrainState, dict]:
+        key = jax.random.fold_in(state.key, state.step)
+        params, opt_state, metrics = (single if plan is None else grouped)(state, batch, key)
         if schedule is not None:
             metrics["lr"] = jnp.asarray(schedule(state.step), jnp.float32)
         new_state = state.replace(
