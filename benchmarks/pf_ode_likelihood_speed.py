@@ -2,11 +2,12 @@
 ``genjax.ode`` against the diffusion family's earlier one, interleaved in one process.
 
     python -m experiments.diffusion_digits              # the trained model (or pass --untrained)
-    python -m benchmarks.pf_ode_likelihood_speed --workdir runs/diffusion_digits
+    python -m benchmarks.pf_ode_likelihood_speed --workdir runs/diffusion_digits --heun 32 --batch 25
 
-Both sides solve the same PF-ODE (the model's own solver and tolerances, exact trace, 64 dims)
-for the same batch of test digits, so they take the same steps; they differ only in how the
-trace is formed:
+Both sides solve the same PF-ODE (exact trace, 64 dims) for the same batch of test digits; with
+``--heun K`` both take the same K fixed Heun steps (equal work), else the model's adaptive solve
+(whose step count can differ slightly with rounding). They differ only in how the trace is
+formed:
 
 - ``shared`` (``genjax.ode.exact_divergence``): one linearisation of the field per evaluation,
   then forward-mode products with the basis vectors in chunks of 16 under a scan;
@@ -63,6 +64,8 @@ def main() -> None:
     p.add_argument("--untrained", action="store_true", help="initial parameters of the experiment's model")
     p.add_argument("--batch", type=int, default=50)
     p.add_argument("--rounds", type=int, default=7)
+    p.add_argument("--heun", type=int, default=0,
+                   help="solve with this many fixed Heun steps (equal work on both sides) instead of the model's solver")
     args = p.parse_args()
     if args.untrained:
         from experiments.diffusion_digits import get_config
@@ -76,6 +79,8 @@ def main() -> None:
     rsde = model.sde.reverse(lambda y, t: model.score(params, y, t), probability_flow=True)
     field = lambda t, y, _: rsde.drift(y, t)  # noqa: E731
     t0, t1, cfg = model.times.t_min, model.sde.T, model.solver
+    if args.heun:
+        cfg = cfg.replace(solver="heun", steps=args.heun, fixed_grid=True)
     probe = sample_probe(jax.random.key(0), x.shape, "rademacher")
 
     shared_exact = jax.jit(lambda y: ode_log_prob(field, model.sde.prior_logp, y, t0, t1, cfg)[::2])
@@ -90,14 +95,14 @@ def main() -> None:
     results = {
         "exact trace": compare({"shared": lambda: jax.block_until_ready(shared_exact(x)),
                                 "previous": lambda: jax.block_until_ready(prev_exact(x))},
-                               calls_per_block=1, rounds=args.rounds),
+                               calls_per_block=1, rounds=args.rounds, warmup=1),
         "hutchinson (control)": compare({"shared": lambda: jax.block_until_ready(shared_hut(x)),
                                          "previous": lambda: jax.block_until_ready(prev_hut(x))},
-                                        calls_per_block=1, rounds=args.rounds),
+                                        calls_per_block=1, rounds=args.rounds, warmup=1),
     }
     report("pf_ode_likelihood_speed", results,
-           work=f"log p of {args.batch} test digits through the PF-ODE ({cfg.solver}, rtol {cfg.rtol}, "
-                f"NFE {int(nfe_a)}), {label}",
+           work=f"log p of {args.batch} test digits through the PF-ODE ({cfg.solver}"
+                + (f", {cfg.steps} fixed steps" if args.heun else f", rtol {cfg.rtol}") + f", NFE {int(nfe_a)}), {label}",
            extra={"nfe": int(nfe_a), "max_abs_logp_difference": float(jnp.max(jnp.abs(lp_a - lp_b)))})
 
 
