@@ -57,9 +57,24 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _initialize_distributed() -> None:
+    import jax
+
+    try:
+        jax.distributed.initialize()
+    except (ValueError, RuntimeError) as e:
+        raise GenjaxError(
+            f"--distributed found no cluster ({str(e).splitlines()[0]}): run under SLURM or on a Cloud TPU VM, "
+            "or set JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES and JAX_PROCESS_ID on every process"
+        ) from None
+
+
 def load_config(config_path: str | None, workdir: pathlib.Path | None, overrides) -> ml_collections.ConfigDict:
     from genjax import config as gconfig
 
+    if config_path is None and workdir is not None and not workdir.is_dir():
+        what = "does not exist" if not workdir.exists() else "is a file, not a directory"
+        raise GenjaxError(f"workdir {workdir} {what} (give the directory `genjax train` wrote)")
     if config_path is not None:
         config = gconfig.load_config_file(config_path)
     elif workdir is not None and (workdir / "config.json").exists():
@@ -113,9 +128,9 @@ def run(argv: Sequence[str]) -> int:
         cmd_list()
         return 0
     if args.distributed:
-        import jax
-
-        jax.distributed.initialize()
+        _initialize_distributed()
+    if args.workdir is not None and not args.workdir.strip():
+        raise GenjaxError("--workdir is empty (an unset shell variable?): give a directory")
     workdir = pathlib.Path(args.workdir) if args.workdir else None
     if workdir is None:
         if args.config is None:
@@ -132,6 +147,8 @@ def run(argv: Sequence[str]) -> int:
               f"checkpoints in {workdir / 'checkpoints'}, plots in {workdir / 'plots'}")
     elif args.command == "eval":
         trainer, state, step = train.restore_for_eval(config, workdir)
+        if not os.access(workdir, os.W_OK):
+            raise GenjaxError(f"workdir {workdir} is not writable: eval writes eval_<step>.json there")
         results = trainer.evaluate(state)
         path = workdir / f"eval_{step}.json"
         path.write_text(json.dumps({"step": step, **results}, indent=2) + "\n")
@@ -149,7 +166,7 @@ def _sample(config, workdir: pathlib.Path, out: pathlib.Path) -> None:
     from genjax import train
 
     trainer, state, step = train.restore_for_eval(config, workdir)
-    out.mkdir(parents=True, exist_ok=True)
+    train.check_writable_dir(out, "--out")
     params = trainer.eval_params(state)[0]
     key = jax.random.key(config.sample.seed)
     x, stats = train.draw_samples(trainer.model, params, key, config.sample.num, config.sample.sampler)

@@ -57,6 +57,8 @@ def default_config() -> ml_collections.ConfigDict:
     c.train.eval_every = 0  # 0: evaluate only at the end
     c.train.checkpoint_every = 1000
     c.train.keep_checkpoints = 2
+    # Skip (and count) an update whose loss or gradients are not finite, instead of stopping.
+    c.train.skip_nonfinite_updates = False
     c.train.plot = True
     c.train.progress = True
     # Per parameter group of a multi-network model (e.g. train.groups.disc.lr = 4e-4): optimiser
@@ -132,6 +134,7 @@ GENERIC_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "train.eval_every": (NONNEG_INT[0], "an integer >= 0 (0: only at the end)"),
     "train.checkpoint_every": POS_INT,
     "train.keep_checkpoints": POS_INT,
+    "train.skip_nonfinite_updates": (lambda v: isinstance(v, bool), "True or False"),
     "eval.num_samples": POS_INT,
     "eval.repeats": POS_INT,
     "eval.batch_size": POS_INT,
