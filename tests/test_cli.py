@@ -104,6 +104,9 @@ def test_train_eval_sample_list_end_to_end(capsys, tmp_path):
 
 
 def test_eval_without_checkpoints_is_a_clear_error(capsys, tmp_path):
+    err = _error_line(capsys, ["eval", "--config", EXPERIMENT, "--workdir", str(tmp_path / "missing")])
+    assert "does not exist" in err
+    (tmp_path / "empty").mkdir()
     err = _error_line(capsys, ["eval", "--config", EXPERIMENT, "--workdir", str(tmp_path / "empty")])
     assert "no checkpoints" in err
 
