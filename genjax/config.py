@@ -9,6 +9,7 @@ raises ``ConfigError`` naming the key and what is allowed.
 from __future__ import annotations
 
 import ast
+import contextlib
 import difflib
 import importlib.util
 import math
@@ -57,6 +58,8 @@ def default_config() -> ml_collections.ConfigDict:
     c.train.eval_every = 0  # 0: evaluate only at the end
     c.train.checkpoint_every = 1000
     c.train.keep_checkpoints = 2
+    # Skip (and count) an update whose loss or gradients are not finite, instead of stopping.
+    c.train.skip_nonfinite_updates = False
     c.train.plot = True
     c.train.progress = True
     # Per parameter group of a multi-network model (e.g. train.groups.disc.lr = 4e-4): optimiser
@@ -68,6 +71,7 @@ def default_config() -> ml_collections.ConfigDict:
     c.eval.num_samples = 2000
     c.eval.repeats = 3
     c.eval.batch_size = 500  # for log-likelihood evaluation on held-out data
+    c.eval.max_test_examples = 0  # evaluate on the first N held-out examples (0: all of them)
     c.eval.samplers = ("default",)  # family-specific sampler specs, each evaluated
     c.eval.mmd = True
 
@@ -76,6 +80,58 @@ def default_config() -> ml_collections.ConfigDict:
     c.sample.sampler = "default"
     c.sample.seed = 0
     return c
+
+
+# One line per generic key, shown by `genjax config`.
+KEY_DOCS = {
+    "seed": "seed of the run: initial parameters, data order and every step's randomness",
+    "data.name": "dataset (genjax list shows them; tfds:<name> for any tfds dataset)",
+    "data.batch_size": "examples per training step (global, split across devices)",
+    "train.steps": "training steps in all (may grow when a run is resumed)",
+    "train.optimizer": f"one of {list(OPTIMIZERS)}",
+    "train.lr": "peak learning rate",
+    "train.schedule": f"learning-rate schedule after the warmup: one of {list(SCHEDULES)}",
+    "train.warmup_steps": "linear warmup steps from 0 to train.lr",
+    "train.end_lr_factor": "final learning rate of a decaying schedule, as a fraction of train.lr",
+    "train.weight_decay": "decoupled weight decay (adamw, lamb)",
+    "train.b1": "first-moment decay (adam family) or momentum (sgd)",
+    "train.b2": "second-moment decay (adam family)",
+    "train.grad_clip": "global gradient-norm clipping (0 disables it)",
+    "train.ema_decay": "decay of the parameters' exponential moving average (evaluated when eval.use_ema)",
+    "train.steps_per_dispatch": "steps run per compiled call (lax.scan); more amortises dispatch for small models",
+    "train.num_seeds": "independent runs trained at once (vmapped; seeds seed, seed+1, ...)",
+    "train.log_every": "steps between lines of metrics.jsonl",
+    "train.eval_every": "steps between evaluations during training (0: only at the end)",
+    "train.checkpoint_every": "steps between checkpoints (and one at the end)",
+    "train.keep_checkpoints": "how many of the newest checkpoints are kept",
+    "train.skip_nonfinite_updates": "skip and count updates with a non-finite loss or gradient instead of stopping",
+    "train.plot": "write sample plots into <workdir>/plots",
+    "train.progress": "show a progress bar",
+    "eval.use_ema": "evaluate and sample with the EMA parameters",
+    "eval.num_samples": "samples drawn per sampler for W2 / MMD (and test points for the 2-D sets)",
+    "eval.repeats": "independent sample draws W2 is averaged over (standard errors reported)",
+    "eval.batch_size": "test examples per log_prob call",
+    "eval.max_test_examples": "evaluate on the first N held-out examples only (0: all); for quick checks",
+    "eval.samplers": "sampler specs evaluated (each: W2, MMD, NFE)",
+    "eval.mmd": "also report MMD^2 (costlier than W2)",
+    "sample.num": "samples `genjax sample` draws",
+    "sample.sampler": "sampler spec of `genjax sample` (default: the model's own)",
+    "sample.seed": "seed of `genjax sample`",
+}
+
+# While a `recording()` block is active, every key a family's builder reads is appended to it as
+# ``(path, value used, given in the config, what is allowed)``: `genjax config` shows them.
+_RECORDERS: list[list] = []
+
+
+@contextlib.contextmanager
+def recording():
+    read: list = []
+    _RECORDERS.append(read)
+    try:
+        yield read
+    finally:
+        _RECORDERS.pop()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -132,9 +188,11 @@ GENERIC_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "train.eval_every": (NONNEG_INT[0], "an integer >= 0 (0: only at the end)"),
     "train.checkpoint_every": POS_INT,
     "train.keep_checkpoints": POS_INT,
+    "train.skip_nonfinite_updates": (lambda v: isinstance(v, bool), "True or False"),
     "eval.num_samples": POS_INT,
     "eval.repeats": POS_INT,
     "eval.batch_size": POS_INT,
+    "eval.max_test_examples": (NONNEG_INT[0], "an integer >= 0 (0: the whole held-out set)"),
     "sample.num": POS_INT,
     "sample.seed": NONNEG_INT,
 }
@@ -211,6 +269,8 @@ class SectionReader:
             allowed = allowed or f"a value of type {type(default).__name__}"
         if check is not None:
             check_value(f"{self.prefix}.{name}", value, check, allowed)
+        if _RECORDERS:
+            _RECORDERS[-1].append((f"{self.prefix}.{name}", value, name in self.values, allowed))
         return value
 
     def section(self, name: str) -> SectionReader:

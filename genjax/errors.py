@@ -15,3 +15,7 @@ class DataError(GenjaxError, ValueError):
 
 class CheckpointError(GenjaxError):
     """A workdir whose checkpoints cannot be used with this config."""
+
+
+class NonFiniteError(GenjaxError, FloatingPointError):
+    """A run whose loss or parameters became NaN or infinite (it stops before saving them)."""

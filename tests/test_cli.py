@@ -104,6 +104,9 @@ def test_train_eval_sample_list_end_to_end(capsys, tmp_path):
 
 
 def test_eval_without_checkpoints_is_a_clear_error(capsys, tmp_path):
+    err = _error_line(capsys, ["eval", "--config", EXPERIMENT, "--workdir", str(tmp_path / "missing")])
+    assert "does not exist" in err
+    (tmp_path / "empty").mkdir()
     err = _error_line(capsys, ["eval", "--config", EXPERIMENT, "--workdir", str(tmp_path / "empty")])
     assert "no checkpoints" in err
 
@@ -130,3 +133,55 @@ def _leaves(tree):
     import jax
 
     return [np.asarray(x) for x in jax.tree_util.tree_leaves(tree)]
+
+
+# -- the newcomer's path ----------------------------------------------------------------------------
+
+
+def test_command_help_shows_the_override_syntax(capsys):
+    for command in ("train", "eval", "sample", "config"):
+        with pytest.raises(SystemExit) as e:
+            cli.main([command, "--help"])
+        assert e.value.code == 0
+        out = capsys.readouterr().out
+        assert f"usage: genjax {command}" in out and "--config.<key>=<value>" in out and "example" in out
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    out = capsys.readouterr().out
+    assert all(c in out for c in cli.COMMANDS)
+
+
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["sample", "--workdir", "runs/fm_moons", "--num", "2000"], "did you mean --config.sample.num=2000?"),
+        (["train", "--config", EXPERIMENT, "--steps=50"], "did you mean --config.train.steps=50"),
+        (["train", "--config", EXPERIMENT, "--frobnicate"], "unrecognized argument '--frobnicate'"),
+        (["fly"], "invalid choice: 'fly'"),
+        ([], "give a command"),
+        (["eval"], "give --workdir DIR"),
+    ],
+)
+def test_cli_mistakes_are_one_line_with_the_fix(capsys, argv, expected):
+    assert expected in _error_line(capsys, argv)
+
+
+def test_list_shows_only_runnable_experiments_with_whole_descriptions(capsys):
+    assert cli.main(["list"]) == 0
+    out = capsys.readouterr().out
+    experiments = cli.runnable_experiments()
+    assert "fm_moons" in experiments and "nsf_toy" in experiments
+    assert not {"flow_common", "fm_common", "reflow_rounds"} & set(experiments)
+    for name, doc in experiments.items():
+        assert doc and doc[-1] in ".)", (name, doc)  # a whole sentence, never cut mid-way
+        assert f"{name:<26} {doc}" in out
+
+
+def test_config_command_prints_every_key_with_its_value_and_meaning(capsys):
+    assert cli.main(["config", "--config", EXPERIMENT, "--config.model.ode.solver=heun"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    by_key = {line.split()[0]: line for line in lines}
+    assert "16000" in by_key["train.steps"] and "training steps" in by_key["train.steps"]
+    assert "'heun'" in by_key["model.ode.solver"] and "one of" in by_key["model.ode.solver"]
+    assert "(family default)" in by_key["model.coupling"]
+    assert set(gconfig.all_keys(gconfig.default_config())) - {"model.name"} <= set(by_key)

@@ -108,7 +108,7 @@ SHARDED_SCRIPT = textwrap.dedent(
 )
 
 
-def _run_python(code: str, env_extra: dict, timeout: float = 300) -> str:
+def _run_python(code: str, env_extra: dict, timeout: float = 900) -> str:
     env = {**os.environ, **env_extra, "PYTHONPATH": str(REPO)}
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, proc.stderr[-3000:]

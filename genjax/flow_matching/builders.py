@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import pathlib
 
+import numpy as np
+
 from genjax import data as gdata
 from genjax.config import EVEN_INT, FLOATS, NONNEG_FLOAT, POS_FLOAT, POS_INT, UNIT_INTERVAL, WIDTHS, SectionReader, one_of, read_ode
 from genjax.errors import ConfigError
@@ -79,7 +81,16 @@ def _coupling(r: SectionReader, dataset):
         if not pathlib.Path(path).is_file():
             raise ConfigError(f"config key 'model.pairs' = {path!r}: no such file (write it with "
                               "genjax.flow_matching.reflow.save_pairs, or run a reflow experiment)")
-        x0, x1 = load_pairs(path)
+        try:
+            x0, x1 = load_pairs(path)
+        except (OSError, KeyError, ValueError) as e:
+            raise ConfigError(f"config key 'model.pairs' = {path!r} is not a pairs file with arrays x0 and x1 "
+                              f"({type(e).__name__}); write it with genjax.flow_matching.reflow.save_pairs") from None
+        if x0.shape != x1.shape or x0.ndim < 2:
+            raise ConfigError(f"config key 'model.pairs' = {path!r}: x0 {x0.shape} and x1 {x1.shape} must have one "
+                              "shape [pairs, *event]")
+        if not (np.all(np.isfinite(x0)) and np.all(np.isfinite(x1))):
+            raise ConfigError(f"config key 'model.pairs' = {path!r} holds non-finite values (NaN or inf)")
         if tuple(x1.shape[1:]) != tuple(dataset.event_shape):
             raise ConfigError(f"config key 'model.pairs' = {path!r} holds pairs of shape {x1.shape[1:]}, "
                               f"but dataset {dataset.name!r} has events of shape {dataset.event_shape}")

@@ -71,7 +71,7 @@ def sample_metrics(model, params, dataset, eval_cfg) -> dict[str, float]:
             (refs[r], np.asarray(dataset.sample(_eval_key(2, r), num)["x"]).reshape(num, -1)) for r in range(repeats)
         ]
     else:
-        test = dataset.test_batch()["x"]
+        test = _test_batch(dataset, eval_cfg)["x"]
         num = min(num, test.shape[0])
         refs = [np.asarray(test[:num]).reshape(num, -1)] * repeats
     nfes: dict[str, list] = {}
@@ -128,8 +128,14 @@ def _stderr(values) -> float:
     return float(np.std(values, ddof=1) / np.sqrt(len(values))) if len(values) > 1 else float("nan")
 
 
+def _test_batch(dataset, eval_cfg) -> dict:
+    """The held-out set, or its first ``eval.max_test_examples`` examples (0: all)."""
+    limit = eval_cfg.get("max_test_examples", 0)
+    return dataset.test_batch(limit or None)
+
+
 def likelihood_metrics(model, params, dataset, eval_cfg) -> dict[str, float]:
-    test = dataset.test_batch()
+    test = _test_batch(dataset, eval_cfg)
     x = jnp.asarray(test["x"])
     lp = _log_prob_batches(model, params, x, eval_cfg.batch_size)
     nll = float(-np.mean(lp))
@@ -147,7 +153,7 @@ def evaluate(model, params, dataset, eval_cfg) -> dict[str, Any]:
         out.update(likelihood_metrics(model, params, dataset, eval_cfg))
     if dataset.num_dims <= SAMPLE_BASED_MAX_DIMS:
         out.update(sample_metrics(model, params, dataset, eval_cfg))
-    batch = dataset.test_batch(min(eval_cfg.num_samples, 2000)) if dataset.is_synthetic else dataset.test_batch()
+    batch = dataset.test_batch(min(eval_cfg.num_samples, 2000)) if dataset.is_synthetic else _test_batch(dataset, eval_cfg)
     extra = model.extra_metrics(params, _eval_key(4), batch)
     out.update({k: float(v) for k, v in extra.items()})
     return out

@@ -10,9 +10,11 @@ therefore replays exactly the computation of an uninterrupted run from its last 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import math
+import os
 import pathlib
 import time
 from typing import Any
@@ -27,12 +29,13 @@ from jax.sharding import PartitionSpec as P
 from genjax import config as gconfig
 from genjax import data as gdata
 from genjax import registry
-from genjax.errors import CheckpointError, ConfigError
+from genjax.errors import CheckpointError, ConfigError, NonFiniteError
 from genjax.train import evaluation as geval
 from genjax.train.checkpoint import Checkpointer
 from genjax.train.optim import make_group_optimizers, make_optimizer
 from genjax.train.state import TrainState, init_state
-from genjax.train.step import make_host_steps, make_in_memory_steps, make_train_step
+from genjax.train.step import make_host_steps, make_in_memory_steps, make_train_step, tree_all_finite
+from genjax.train.workdir import WorkdirLock
 
 log = logging.getLogger("genjax")
 
@@ -113,6 +116,11 @@ class Trainer:
             return init_keys[0], data_keys[0]
         return jnp.stack(init_keys), jnp.stack(data_keys)
 
+    @functools.cached_property
+    def _data_keys(self) -> jax.Array:
+        """The seeds' data keys, built once (no eager work on each dispatch)."""
+        return self._seed_keys()[1]
+
     def _per_seed(self, keys) -> list:
         return [keys] if self.num_seeds == 1 else [keys[i] for i in range(self.num_seeds)]
 
@@ -167,14 +175,28 @@ class Trainer:
         if n in self._compiled:
             return self._compiled[n]
         train_step = make_train_step(
-            self.model, self.tx, ema_decay=self.config.train.ema_decay, schedule=self.schedule
+            self.model, self.tx, ema_decay=self.config.train.ema_decay, schedule=self.schedule,
+            skip_nonfinite=self.config.train.skip_nonfinite_updates,
         )
         if self.dataset.in_memory:
             batch_fn = lambda key, step: self.dataset.train_batch(key, step, self.batch_size)  # noqa: E731
             run = make_in_memory_steps(train_step, batch_fn, n, self._constrain)
         else:
             run = make_host_steps(train_step)
-        fn = jax.jit(self._vmap(run), donate_argnums=0)
+        steps = self._vmap(run)
+        skipping = self.config.train.skip_nonfinite_updates
+
+        def checked(state, data):
+            # The finiteness of every loss (unless non-finite updates are skipped) and of the
+            # parameters and optimiser state the dispatch ends with, reduced inside the program
+            # (one scalar back to the host).
+            state, metrics = steps(state, data)
+            finite = tree_all_finite((state.params, state.opt_state))
+            if not skipping:
+                finite = finite & jnp.all(jnp.isfinite(metrics["loss"]))
+            return state, metrics, finite
+
+        fn = jax.jit(checked, donate_argnums=0)
         self._compiled[n] = fn
         return fn
 
@@ -188,13 +210,22 @@ class Trainer:
         sharding = self._batch_sharding(leading)
         return jax.tree_util.tree_map(lambda a: _global_array(a, sharding, leading), stacked)
 
-    def run(self, state: TrainState, step: int, n: int) -> tuple[TrainState, dict]:
-        """Advance ``n`` steps from ``step`` in one dispatch; metrics stacked ``[(N,) n]``."""
-        _, data_keys = self._seed_keys()
+    def dispatch(self, state: TrainState, step: int, n: int) -> tuple[TrainState, dict, jax.Array]:
+        """Advance ``n`` steps from ``step`` in one dispatch: ``(state, metrics [(N,) n], finite)``.
+
+        ``finite`` (a scalar bool array, not yet on the host) says whether every loss and the
+        final parameters and optimiser state are finite.
+        """
+        data_keys = self._data_keys
         fn = self._compile(n)
         if self.dataset.in_memory:
             return fn(state, data_keys)
         return fn(state, self._host_batches(data_keys, step, n))
+
+    def run(self, state: TrainState, step: int, n: int) -> tuple[TrainState, dict]:
+        """Advance ``n`` steps from ``step`` in one dispatch; metrics stacked ``[(N,) n]``."""
+        state, metrics, _ = self.dispatch(state, step, n)
+        return state, metrics
 
     def unstack(self, tree) -> list:
         if self.num_seeds == 1:
@@ -253,7 +284,7 @@ def check_workdir_config(workdir: pathlib.Path, config) -> None:
     path = workdir / "config.json"
     if not path.exists():
         return
-    saved = json.loads(path.read_text())
+    saved = _saved_config(workdir)
     diffs = config_differences(saved, _jsonable(config))
     structural = [
         d for d in diffs
@@ -302,11 +333,16 @@ def _next_boundary(step: int, total: int, k: int, every: list[int]) -> int:
     return min(c for c in candidates if c > step)
 
 
+# Metrics counted over a logging window rather than averaged.
+SUMMED_METRICS = ("skipped_updates",)
+
+
 def _mean_metrics(chunks: list[dict]) -> dict[str, float]:
     host = jax.device_get(chunks)
     out = {}
     for k in host[0]:
-        out[k] = float(np.mean(np.concatenate([np.ravel(c[k]) for c in host])))
+        values = np.concatenate([np.ravel(c[k]) for c in host])
+        out[k] = float(np.sum(values) if k in SUMMED_METRICS else np.mean(values))
     return out
 
 
@@ -315,17 +351,48 @@ def _format(metrics: dict[str, float], keys=None) -> str:
     return ", ".join(f"{k}={v:.4g}" for k, v in items if "[" not in k)
 
 
-def train_and_evaluate(config, workdir: str | pathlib.Path, *, mesh=None) -> dict[str, float]:
-    """Train (resuming from ``workdir`` if it holds checkpoints), evaluate, and return the final metrics."""
-    workdir = pathlib.Path(workdir)
-    trainer = Trainer.from_config(config, mesh=mesh)
-    tcfg = config.train
-    workdir.mkdir(parents=True, exist_ok=True)
-    check_workdir_config(workdir, config)
-    (workdir / "config.json").write_text(json.dumps(_jsonable(config), indent=2) + "\n")
+def check_writable_dir(path: pathlib.Path, flag: str = "--workdir") -> None:
+    """A directory this process can write into (created if missing), or a one-line error."""
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{flag} {path} is a file, not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"{flag} {path} cannot be created ({e.strerror})") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ConfigError(f"{flag} {path} is not writable: make it writable or choose another")
 
+
+def train_and_evaluate(config, workdir: str | pathlib.Path, *, mesh=None) -> dict[str, float]:
+    """Train (resuming from ``workdir`` if it holds checkpoints), evaluate, and return the final metrics.
+
+    The run holds the workdir's writer lock throughout (a second ``train`` on it is refused);
+    ``config.json`` is written only once the workdir's checkpoints (if any) have been restored
+    into this config's model; a non-finite loss or parameter stops the run before it is saved.
+    """
+    workdir = pathlib.Path(workdir)
+    check_writable_dir(workdir)
+    trainer = Trainer.from_config(config, mesh=mesh)
+    with WorkdirLock(workdir):
+        return _train_locked(trainer, config, workdir)
+
+
+def _train_locked(trainer: Trainer, config, workdir: pathlib.Path) -> dict[str, float]:
+    tcfg = config.train
+    check_workdir_config(workdir, config)
     ckpt = Checkpointer(workdir / "checkpoints", keep=tcfg.keep_checkpoints)
-    state, step = ckpt.restore(trainer.abstract_state())
+    try:
+        state, step = ckpt.restore(trainer.abstract_state())
+    except CheckpointError:
+        ckpt.close()
+        raise
+    if state is not None and step > tcfg.steps:
+        ckpt.close()
+        raise ConfigError(
+            f"config key 'train.steps' = {tcfg.steps} is below the workdir's latest checkpoint (step {step}); "
+            f"train.steps may only grow (genjax eval --workdir {workdir} evaluates step {step})"
+        )
+    (workdir / "config.json").write_text(json.dumps(_jsonable(config), indent=2) + "\n")
     if state is None:
         state, step = trainer.init(), 0
     else:
@@ -343,36 +410,37 @@ def train_and_evaluate(config, workdir: str | pathlib.Path, *, mesh=None) -> dic
         pbar = tqdm(total=total, initial=step, desc="train", dynamic_ncols=True)
     window: list[dict] = []
     t_window, steps_window = time.perf_counter(), 0
-    while step < total:
-        n = _next_boundary(step, total, k, every) - step
-        state, m = trainer.run(state, step, n)
-        window.append(m)
-        step += n
-        steps_window += n
-        if pbar is not None:
-            pbar.update(n)
-        if step % tcfg.log_every == 0 or step == total:
-            record = _mean_metrics(window)
-            jax.block_until_ready(state)
-            rate = steps_window / (time.perf_counter() - t_window)
-            if not all(math.isfinite(v) for v in record.values()):
-                raise FloatingPointError(f"non-finite training metrics at step {step}: {record}")
-            mlog.write({"step": step, "split": "train", **record, "steps_per_sec": rate})
+    try:
+        while step < total:
+            n = _next_boundary(step, total, k, every) - step
+            state, m, finite = trainer.dispatch(state, step, n)
+            if not bool(finite):  # checked every dispatch, before anything is saved
+                raise NonFiniteError(_nonfinite_message(m, step, n, ckpt, tcfg))
+            window.append(m)
+            step += n
+            steps_window += n
             if pbar is not None:
-                pbar.set_postfix(loss=f"{record['loss']:.4f}", it_s=f"{rate:.0f}")
-            window, t_window, steps_window = [], time.perf_counter(), 0
-        if step % tcfg.checkpoint_every == 0 or step == total:
-            ckpt.save(step, state)
-        if tcfg.eval_every and step % tcfg.eval_every == 0 and step != total:
-            results = trainer.evaluate(state)
-            mlog.write({"step": step, "split": "eval", **results})
-            if tcfg.plot:
-                _plot(trainer, state, plots / f"samples_{step:07d}.png")
-            t_window = time.perf_counter()
-    if pbar is not None:
-        pbar.close()
-    ckpt.save(step, state)
-    ckpt.close()
+                pbar.update(n)
+            if step % tcfg.log_every == 0 or step == total:
+                record = _mean_metrics(window)
+                rate = steps_window / (time.perf_counter() - t_window)
+                mlog.write({"step": step, "split": "train", **record, "steps_per_sec": rate})
+                if pbar is not None:
+                    pbar.set_postfix(loss=f"{record['loss']:.4f}", it_s=f"{rate:.0f}")
+                window, t_window, steps_window = [], time.perf_counter(), 0
+            if step % tcfg.checkpoint_every == 0 or step == total:
+                ckpt.save(step, state)
+            if tcfg.eval_every and step % tcfg.eval_every == 0 and step != total:
+                results = trainer.evaluate(state)
+                mlog.write({"step": step, "split": "eval", **results})
+                if tcfg.plot:
+                    _plot(trainer, state, plots / f"samples_{step:07d}.png")
+                t_window = time.perf_counter()
+        ckpt.save(step, state)
+    finally:
+        if pbar is not None:
+            pbar.close()
+        ckpt.close()  # waits for any save in flight and writes its checksums
 
     results = trainer.evaluate(state)
     mlog.write({"step": step, "split": "eval", **results})
@@ -380,6 +448,16 @@ def train_and_evaluate(config, workdir: str | pathlib.Path, *, mesh=None) -> dic
     if tcfg.plot:
         _plot(trainer, state, plots / "samples_final.png")
     return {"step": step, **results}
+
+
+def _nonfinite_message(metrics: dict, step: int, n: int, ckpt: Checkpointer, tcfg) -> str:
+    losses = np.asarray(jax.device_get(metrics["loss"])).reshape(-1, n)  # [(seeds,) n]
+    bad = np.where(~np.all(np.isfinite(losses), axis=0))[0]
+    where = f"at step {step + int(bad[0]) + 1}" if bad.size else f"within steps {step + 1}-{step + n}"
+    saved = ckpt.steps()
+    last = f"the last checkpoint is step {saved[-1]}" if saved else "no checkpoint was written"
+    hint = "lower train.lr, set train.grad_clip, or set train.skip_nonfinite_updates=True"
+    return f"non-finite loss or parameters {where}; training stopped and {last} (all saved checkpoints are finite): {hint}"
 
 
 def _plot(trainer: Trainer, state: TrainState, path: pathlib.Path) -> None:
@@ -399,15 +477,34 @@ def _tuples(value):
 
 def read_workdir_config(workdir: str | pathlib.Path) -> ml_collections.ConfigDict:
     """The config a workdir was trained with (its ``config.json``)."""
-    path = pathlib.Path(workdir) / "config.json"
-    if not path.is_file():
+    if not (pathlib.Path(workdir) / "config.json").is_file():
         raise CheckpointError(f"workdir {workdir} holds no config.json (is it a genjax workdir? "
                               "train into it first, or give --config FILE)")
+    return ml_collections.ConfigDict(_tuples(_saved_config(workdir)))
+
+
+def _saved_config(workdir: str | pathlib.Path) -> dict:
+    """``config.json`` as a dict, with the generic keys it predates filled in with their defaults
+    (a run saved before a key existed was trained as if with its default)."""
+    path = pathlib.Path(workdir) / "config.json"
     try:
-        return ml_collections.ConfigDict(_tuples(json.loads(path.read_text())))
+        saved = json.loads(path.read_text())
     except json.JSONDecodeError as e:
         raise CheckpointError(f"workdir {workdir}: config.json is damaged ({e.msg} at line {e.lineno}); "
                               "restore it or give --config FILE") from None
+    return _fill(saved, _jsonable(gconfig.default_config()))
+
+
+def _fill(saved: dict, defaults: dict) -> dict:
+    out = dict(saved)
+    for key, value in defaults.items():
+        if key == "model":
+            continue  # model keys belong to the family; its builder supplies their defaults
+        if key not in out:
+            out[key] = value
+        elif isinstance(value, dict) and isinstance(out[key], dict):
+            out[key] = _fill(out[key], value)
+    return out
 
 
 @dataclasses.dataclass
@@ -450,15 +547,27 @@ def load_workdir(workdir: str | pathlib.Path, config: ml_collections.ConfigDict 
 
 
 def restore_for_eval(config, workdir: str | pathlib.Path) -> tuple[Trainer, TrainState, int]:
-    """The trainer and the latest good state of a workdir (for ``eval`` and ``sample``)."""
+    """The trainer and the latest good state of a workdir (for ``eval`` and ``sample``).
+
+    Reads only: the checkpoints are opened read-only (a trainer may be writing the same workdir),
+    and non-finite parameters are refused.
+    """
     workdir = pathlib.Path(workdir)
-    if not (workdir / "checkpoints").exists():
+    if not workdir.is_dir():
+        raise CheckpointError(f"workdir {workdir} does not exist" if not workdir.exists()
+                              else f"workdir {workdir} is a file, not a directory")
+    if not (workdir / "checkpoints").is_dir():
         raise CheckpointError(f"workdir {workdir} has no checkpoints; train first with `genjax train`")
     check_workdir_config(workdir, config)
     trainer = Trainer.from_config(config)
-    ckpt = Checkpointer(workdir / "checkpoints", keep=config.train.keep_checkpoints)
-    state, step = ckpt.restore(trainer.abstract_state())
-    ckpt.close()
+    ckpt = Checkpointer(workdir / "checkpoints", keep=config.train.keep_checkpoints, read_only=True)
+    try:
+        state, step = ckpt.restore(trainer.abstract_state())
+    finally:
+        ckpt.close()
     if state is None:
         raise CheckpointError(f"workdir {workdir} has no checkpoints; train first with `genjax train`")
+    if not bool(tree_all_finite((state.params, state.ema_params))):
+        raise CheckpointError(f"the checkpoint at step {step} in {workdir} holds non-finite parameters; "
+                              "it cannot be evaluated or sampled (train again from an earlier checkpoint)")
     return trainer, state, step

@@ -18,12 +18,24 @@ def ema_update(ema: Any, params: Any, decay: float) -> Any:
     return jax.tree_util.tree_map(lambda e, p: decay * e + (1.0 - decay) * p, ema, params)
 
 
+def tree_all_finite(tree: Any) -> jax.Array:
+    """True when every floating-point leaf of ``tree`` is finite (a scalar bool array)."""
+    leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)
+              if jnp.issubdtype(jnp.asarray(x).dtype, jnp.inexact)]
+    return jnp.all(jnp.stack(leaves)) if leaves else jnp.asarray(True)
+
+
+def _keep_if(ok: jax.Array, new: Any, old: Any) -> Any:
+    return jax.tree_util.tree_map(lambda n, o: jnp.where(ok, n, o), new, old)
+
+
 def make_train_step(
     model,
     tx: optax.GradientTransformation | dict,
     *,
     ema_decay: float = 0.0,
     schedule: optax.Schedule | None = None,
+    skip_nonfinite: bool = False,
 ) -> TrainStep:
     """``train_step(state, batch) -> (state, metrics)`` for any Model.
 
@@ -36,6 +48,10 @@ def make_train_step(
     parameters earlier ones produced; then ``model.after_update``. Its metrics are prefixed by
     group (``disc/loss``, ``gen/grad_norm``, ...) and ``loss`` is the sum of the updates' last
     losses.
+
+    ``skip_nonfinite``: an update whose loss or gradients are not finite is skipped (parameters
+    and optimiser state kept) and counted in the metric ``skipped_updates``, as large-scale
+    trainers do; without it a non-finite value propagates and the loop stops the run.
     """
     plan = model.update_plan
     txs = group_transforms(model, tx)
@@ -47,11 +63,16 @@ def make_train_step(
         (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
         updates, opt_state = txs.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
-        return params, opt_state, {**aux, "loss": loss, "grad_norm": optax.tree.norm(grads)}
+        metrics = {**aux, "loss": loss, "grad_norm": optax.tree.norm(grads)}
+        if skip_nonfinite:
+            ok = jnp.isfinite(loss) & tree_all_finite(grads)
+            params, opt_state = _keep_if(ok, (params, opt_state), (state.params, state.opt_state))
+            metrics["skipped_updates"] = 1.0 - ok.astype(jnp.float32)
+        return params, opt_state, metrics
 
     def grouped(state: TrainState, batch: dict, key: jax.Array):
         params, opt_state = dict(state.params), dict(state.opt_state)
-        metrics, total = {}, 0.0
+        metrics, total, skipped = {}, 0.0, 0.0
         for i, update in enumerate(plan):
             loss_method = getattr(model, update.loss)
             for r in range(update.repeats):
@@ -61,15 +82,23 @@ def make_train_step(
                     return loss_method({**params, group: group_params}, batch, k, state.step)
 
                 (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(params[update.group])
-                tx_g = txs[update.group]
-                updates, opt_state[update.group] = tx_g.update(grads, opt_state[update.group], params[update.group])
-                params[update.group] = optax.apply_updates(params[update.group], updates)
+                g = update.group
+                updates, new_opt = txs[g].update(grads, opt_state[g], params[g])
+                new_params = optax.apply_updates(params[g], updates)
+                if skip_nonfinite:
+                    ok = jnp.isfinite(loss) & tree_all_finite(grads)
+                    new_params, new_opt = _keep_if(ok, (new_params, new_opt), (params[g], opt_state[g]))
+                    skipped = skipped + 1.0 - ok.astype(jnp.float32)
+                params[g], opt_state[g] = new_params, new_opt
             metrics.update({f"{update.group}/{name}": v for name, v in aux.items()})
             metrics[f"{update.group}/loss"] = loss
             metrics[f"{update.group}/grad_norm"] = optax.tree.norm(grads)
             total = total + loss
         params = model.after_update(params, state.step + 1)
-        return params, opt_state, {**metrics, "loss": total}
+        metrics["loss"] = total
+        if skip_nonfinite:
+            metrics["skipped_updates"] = skipped
+        return params, opt_state, metrics
 
     def train_step(state: TrainState, batch: dict) -> tuple[TrainState, dict]:
         key = jax.random.fold_in(state.key, state.step)
