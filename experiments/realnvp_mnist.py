@@ -8,7 +8,7 @@ channel couplings (each coupling a ResNet of four blocks at 128 channels, follow
 half of the channels factored out after the first level.
 Pixels are dequantized into [-1, 1) and the flow ends with the logit map onto that range, so
 bits/dim is the dequantization bound (8 bits/dim for a uniform model). On a CPU use tiny sizes,
-e.g. --config.model.channels=8 --config.model.steps=1 --config.train.steps=10.
+e.g. --config.model.channels=8 --config.model.steps_per_level=1 --config.train.steps=10.
 """
 
 from experiments.flow_common import mnist_config

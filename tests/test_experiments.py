@@ -16,6 +16,13 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 EXPERIMENTS = sorted(cli.runnable_experiments())
 TFDS = {"ddpm_mnist", "ddpm_cifar10", "glow_mnist", "realnvp_mnist"}
 DEFAULT_TIER = ("nsf_toy", "ddpm_moons", "icfm_8gaussians_moons")
+# The GPU-sized image configs compile a full UNet for CPU in minutes: narrower nets and a
+# 2-step sampler keep the command's path (tfds pipeline, training, checkpoint, evaluation).
+SMALLER = {
+    "ddpm_mnist": ["--config.model.channels=8", "--config.eval.samplers=('ddim@2',)", "--config.model.sampler=ddim@2"],
+    "realnvp_mnist": ["--config.model.channels=8"],
+    "ddpm_cifar10": ["--config.model.channels=8", "--config.eval.samplers=('ddim@2',)", "--config.model.sampler=ddim@2"],
+}
 TINY_RUN = [
     "--config.train.steps=2", "--config.train.steps_per_dispatch=1", "--config.train.log_every=1",
     "--config.train.checkpoint_every=2", "--config.train.eval_every=0", "--config.train.warmup_steps=0",
@@ -29,7 +36,7 @@ def _run(name: str, tmp_path: pathlib.Path, monkeypatch, capsys) -> None:
     monkeypatch.chdir(tmp_path)  # outside the repository: sibling imports must still work
     argv = ["train", "--config", str(REPO / "experiments" / f"{name}.py"), "--workdir", str(tmp_path / name), *TINY_RUN]
     if name in TFDS:
-        argv += ["--config.data.batch_size=8", "--config.eval.num_samples=8"]
+        argv += ["--config.data.batch_size=8", "--config.eval.num_samples=8", *SMALLER.get(name, [])]
         with tfds.testing.mock_data(num_examples=32):
             code = cli.main(argv)
     else:

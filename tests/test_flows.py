@@ -163,7 +163,7 @@ def test_digits_flow_reports_bits_per_dim():
 def test_multiscale_image_flow_trains_on_mock_mnist(name):
     import tensorflow_datasets as tfds
 
-    c = _toy_config(name, train_steps=2, data="mnist", levels=2, steps=1, channels=8)
+    c = _toy_config(name, train_steps=2, data="mnist", levels=2, steps_per_level=1, channels=8)
     c.data.batch_size = 8
     c.train.steps_per_dispatch = 1
     c.eval.batch_size = 32

@@ -143,23 +143,33 @@ class Trainer:
         gdata.check_batch(batch, self.dataset)
         return batch
 
-    def init(self) -> TrainState:
+    def _init_program(self):
+        """``(fn, args)`` with ``fn(*args)`` the initial state; the args are concrete.
+
+        In-memory data draws the first batch inside the program; host data (read from disk)
+        reads it here, so that ``fn`` traces under ``jax.eval_shape`` as well as ``jax.jit``.
+        """
         init_keys, data_keys = self._seed_keys()
         self.first_batch(data_keys)  # validates shapes and values before any compilation
+        if not self.dataset.in_memory:
+            batches = [self.dataset.train_batch(k, 0, self.batch_size) for k in self._per_seed(data_keys)]
+            stacked = batches[0] if self.num_seeds == 1 else jax.tree_util.tree_map(lambda *b: np.stack(b), *batches)
+            fn = lambda ik, b: init_state(self.model, self.tx, ik, b)  # noqa: E731
+            return self._vmap(fn), (init_keys, stacked)
 
         def one(init_key, data_key):
             batch = self.dataset.train_batch(data_key, 0, self.batch_size)
             return init_state(self.model, self.tx, init_key, batch)
 
-        if not self.dataset.in_memory:  # host data: the first batches are concrete inputs
-            batches = [self.dataset.train_batch(k, 0, self.batch_size) for k in self._per_seed(data_keys)]
-            stacked = batches[0] if self.num_seeds == 1 else jax.tree_util.tree_map(lambda *b: np.stack(b), *batches)
-            fn = lambda ik, b: init_state(self.model, self.tx, ik, b)  # noqa: E731
-            return jax.jit(self._vmap(fn), out_shardings=self.replicated)(init_keys, stacked)
-        return jax.jit(self._vmap(one), out_shardings=self.replicated)(init_keys, data_keys)
+        return self._vmap(one), (init_keys, data_keys)
+
+    def init(self) -> TrainState:
+        fn, args = self._init_program()
+        return jax.jit(fn, out_shardings=self.replicated)(*args)
 
     def abstract_state(self) -> Any:
-        state = jax.eval_shape(self.init)
+        fn, args = self._init_program()
+        state = jax.eval_shape(fn, *args)
         return jax.tree_util.tree_map(
             lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=self.replicated), state
         )
