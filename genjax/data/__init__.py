@@ -42,6 +42,7 @@ DATASETS: dict[str, str] = {
     "rings": "2-D: four concentric noisy rings of radii 3, 2.25, 1.5, .75; 4 labels",
     "circles": "2-D: two noisy concentric circles of radii 3 and 1.5; 2 labels",
     "moons": "2-D: two interleaved noisy half circles; 2 labels",
+    "normal": "N(mean * 1, std^2 I) in dim dimensions (options dim, mean, std); no labels",
     "swissroll": "2-D: noisy swiss roll (make_swiss_roll columns x, z, divided by 5)",
     "scurve": "2-D: noisy S curve (make_s_curve columns x, z, times 1.5)",
     "digits": "scikit-learn 8x8 digits: 64-d, values 0..16 dequantized; 1497/300; 10 labels",
@@ -57,6 +58,10 @@ def _factory(name: str) -> Callable[..., Dataset]:
     """The constructor of ``name``, taking the dataset's options as keywords."""
     if name in TOY_SAMPLERS:
         return lambda: ToyDataset(name)
+    if name == "normal":
+        from genjax.data.normal import NormalDataset
+
+        return NormalDataset
     if name == "digits":
         from genjax.data.digits import digits_dataset
 
@@ -112,13 +117,31 @@ def get_dataset(name: str, **options) -> Dataset:
 
     Args:
       name: one of ``list_datasets()``, or ``"tfds:<builder>"`` for any tfds image dataset.
-      **options: dataset options; the toy sets, ``digits`` and ``mnist1d`` take none, tfds
-        images take ``data_dir, download, scale, crop, size, train_split, test_split``
-        (see ``genjax.data.images.ImageDataset``).
+      **options: dataset options; the toy sets take none, ``normal`` takes ``dim, mean, std``,
+        tfds images take ``data_dir, download, scale, crop, size, train_split, test_split``
+        (see ``genjax.data.images.ImageDataset``). Every finite labelled set held in memory
+        (``digits``, ``mnist1d``) also takes ``classes``: a tuple of labels whose examples alone
+        are kept (``ArrayDataset.select_classes``), e.g. one digit as the source of a transfer.
 
     Raises:
       DataError: unknown name or option, or a tfds dataset that is not prepared.
     """
+    if "classes" in options:
+        options = dict(options)
+        classes = options.pop("classes")
+        classes = tuple(classes) if isinstance(classes, (tuple, list)) else (classes,)
+        whole = get_dataset(name, **options)
+        if not isinstance(whole, ArrayDataset):
+            raise DataError(f"dataset {name!r} takes no option 'classes': only finite labelled sets held in "
+                            "memory (digits, mnist1d) do")
+        cache_key = (name, tuple(sorted(options.items())), ("classes", classes))
+        try:
+            hash(cache_key)
+        except TypeError:
+            return whole.select_classes(classes)
+        if cache_key not in _CACHE:
+            _CACHE[cache_key] = whole.select_classes(classes)
+        return _CACHE[cache_key]
     factory = _factory(name)
     try:
         inspect.signature(factory).bind(**options)

@@ -179,6 +179,43 @@ class ArrayDataset(Dataset):
         self._train_labels = None if train_labels is None else jnp.asarray(train_labels, jnp.int32)
         self._test_labels = None if test_labels is None else jnp.asarray(test_labels, jnp.int32)
 
+    def select_classes(self, classes) -> ArrayDataset:
+        """The examples (train and test) whose label is in ``classes``, as a dataset of their own.
+
+        Labels keep their values (and ``num_classes`` its value), so a subset's batches still fit
+        a model of the whole set; class-to-class transport takes one subset as the source and
+        another as the data.
+
+        Args:
+          classes: a non-empty tuple of label values.
+
+        Raises:
+          DataError: the set has no labels, or a class is not among them, or it has no examples.
+        """
+        if self.num_classes is None:
+            raise DataError(f"dataset {self.name!r} has no labels: option 'classes' needs a labelled set")
+        classes = tuple(classes) if isinstance(classes, (tuple, list)) else (classes,)
+        if not classes or any(not isinstance(c, (int, np.integer)) or isinstance(c, bool)
+                              or not 0 <= c < self.num_classes for c in classes):
+            raise DataError(f"dataset {self.name!r} option classes = {classes!r}: expected a non-empty "
+                            f"tuple of labels in [0, {self.num_classes})")
+        keep_train = np.isin(np.asarray(self._train_labels), classes)
+        keep_test = np.isin(np.asarray(self._test_labels), classes)
+        if not keep_train.any() or not keep_test.any():
+            raise DataError(f"dataset {self.name!r} has no train or no test examples of classes {classes}")
+        subset = ArrayDataset(
+            self.name,
+            train_x=self._train_x[keep_train],
+            test_x=self._test_x[keep_test],
+            train_labels=self._train_labels[keep_train],
+            test_labels=self._test_labels[keep_test],
+            num_classes=self.num_classes,
+            dequantization=self.dequantization,
+            standardization=self.standardization,
+        )
+        subset.classes = tuple(int(c) for c in classes)
+        return subset
+
     @property
     def num_train(self) -> int:
         return int(self._train_x.shape[0])
