@@ -164,14 +164,19 @@ class SinkhornCoupling:
         absolute value is ``epsilon * mean(C)``). Small values approach exact OT and need more
         iterations; large values approach the independent coupling.
       iters: Sinkhorn iterations.
+      absolute: take ``epsilon`` in the units of the squared distances instead (entropic OT
+        with ``epsilon = 2 sigma^2`` is the static Schrödinger bridge of ``dX = sigma dW``,
+        whatever the batch's scale).
     """
 
     epsilon: float = 0.05
     iters: int = 100
+    absolute: bool = False
 
     def __call__(self, key: jax.Array, x0: jax.Array, x1: jax.Array):
         cost = squared_distances(jax.lax.stop_gradient(x0), jax.lax.stop_gradient(x1))
-        log_plan = sinkhorn_log_plan(cost, self.epsilon * jnp.mean(cost), self.iters)
+        epsilon = self.epsilon if self.absolute else self.epsilon * jnp.mean(cost)
+        log_plan = sinkhorn_log_plan(cost, epsilon, self.iters)
         partners = jax.random.categorical(key, log_plan, axis=0)  # [m]: a row for each column
         return x0[partners], x1
 
