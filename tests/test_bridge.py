@@ -30,6 +30,7 @@ from genjax.bridge import (
     build_dsbm,
     build_sbcfm,
     bures_cross_covariance,
+    endpoint_moments,
     gaussian_schrodinger_bridge,
     markovian_projection_coupling,
     schrodinger_coupling,
@@ -369,20 +370,12 @@ def test_normal_dataset_and_class_subsets():
 # the DSBM paper's Gaussian benchmark, reduced (slow tier)
 
 
-def _gaussian_moments(model, params, n=10_000):
+def _gaussian_moments(model, params, n=10_000, steps=None):
     key = jax.random.key(123)
     x0 = model.source.sample(jax.random.fold_in(key, 0), n)
     x1 = model.target.sample(jax.random.fold_in(key, 1), n)
-    fn = jax.jit(lambda p: (model.simulate(p, jax.random.fold_in(key, 2), x0, "forward")[0],
-                            model.simulate(p, jax.random.fold_in(key, 3), x1, "backward")[0]))
-    gen1, gen0 = (np.asarray(a, np.float64) for a in fn(params))
-    out = {}
-    for name, a, b, gen in (("forward", np.asarray(x0, np.float64), gen1, gen1),
-                            ("backward", gen0, np.asarray(x1, np.float64), gen0)):
-        cross = np.mean((a - a.mean(0)) * (b - b.mean(0)), axis=0)
-        out[name] = {"mean": gen.mean(), "mean_se": gen.std() / np.sqrt(gen.size), "var": gen.var(0).mean(),
-                     "cov": cross.mean()}
-    return out
+    gen1, gen0 = jax.jit(functools.partial(model.generate_ends, steps=steps))(params, jax.random.fold_in(key, 2), x0, x1)
+    return {"forward": endpoint_moments(x0, gen1, "x1"), "backward": endpoint_moments(gen0, x1, "x0")}
 
 
 def _train(config_name, **overrides):
@@ -403,14 +396,40 @@ def test_dsbm_gaussian_benchmark_recovers_the_bridge_and_rectified_flow_does_not
     """N(-0.1, I) -> N(0.1, I) in d = 5, sigma = 1, 20 Euler-Maruyama steps: DSBM-IMF, 4 outer
     iterations of 2000 steps, generates both ends (mean within 3 SE, variance 1 +- 0.05) with the
     bridge's coupling (per-coordinate Cov(X0, X1) = 0.618 +- 0.03); rectified flow (bridge matching
-    at sigma = 0 on the independent coupling, 8000 steps) matches the ends too but couples them by
-    a deterministic map, a translation here, whose covariance is 1."""
+    at sigma = 0 on the independent coupling, 4000 steps) matches the ends too but couples them by
+    a deterministic map, a translation here, whose covariance is 1. (Its ODE is solved on 500 Euler
+    steps: on 20, Euler's own error on the exact field is var 0.879, cov 0.938.)"""
     model, params = _train("dsbm", inner_steps=2000, outer=4)
     m = _gaussian_moments(model, params)
     for name, mean in (("forward", 0.1), ("backward", -0.1)):
-        assert abs(m[name]["mean"] - mean) < 3 * m[name]["mean_se"], (name, m)
+        assert abs(m[name]["mean"] - mean) < 3 * m[name]["mean_stderr"], (name, m)
         assert abs(m[name]["var"] - 1.0) < 0.05, (name, m)
-        assert abs(m[name]["cov"] - GOLDEN) < 0.03, (name, m)
-    model, params = _train("rf", inner_steps=2000, outer=4)
-    m = _gaussian_moments(model, params)
-    assert abs(m["forward"]["var"] - 1.0) < 0.05 and abs(m["forward"]["cov"] - 1.0) < 0.03, m
+        assert abs(m[name]["coupling_cov"] - GOLDEN) < 0.03, (name, m)
+    model, params = _train("rf", inner_steps=2000, outer=2)
+    m = _gaussian_moments(model, params, steps=500)
+    assert abs(m["forward"]["var"] - 1.0) < 0.05 and abs(m["forward"]["coupling_cov"] - 1.0) < 0.03, m
+
+
+@pytest.mark.slow
+def test_dsbm_resumed_mid_iteration_continues_exactly(tmp_path):
+    """The outer loop lives in the train state: a run checkpointed at step 3 (inside its second
+    outer iteration of 2 steps, snapshot and average taken at step 2), restored into a fresh state
+    skeleton and continued to step 6 ends with bitwise the parameters and optimiser state of the
+    run that went on without the round trip."""
+    from experiments.bridge_common import gaussian_config
+    from genjax.train import Checkpointer, Trainer
+
+    c = gaussian_config("dsbm", 2, inner_steps=2, outer=3, hidden=(8,))
+    c.model.steps, c.data.batch_size, c.train.schedule = 3, 16, "constant"
+    trainer = Trainer.from_config(c)
+    state, _ = trainer.run(trainer.init(), 0, 3)
+    ckpt = Checkpointer(tmp_path / "checkpoints", async_save=False)
+    ckpt.save(3, state)
+    ckpt.wait()
+    restored, step = ckpt.restore(trainer.abstract_state())
+    ckpt.close()
+    assert step == 3 and set(restored.params) == {"forward", "backward", "snapshot", "average"}
+    straight, _ = trainer.run(state, 3, 3)
+    resumed, _ = trainer.run(restored, 3, 3)
+    assert _same(straight.params, resumed.params) and _same(straight.opt_state, resumed.opt_state)
+    assert int(resumed.step) == 6

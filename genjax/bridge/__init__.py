@@ -11,7 +11,7 @@ from genjax.bridge.gaussian import (
     schrodinger_cross_covariance,
 )
 from genjax.bridge.matching import backward_target, bridge_matching_loss, brownian_bridge, forward_target, sample_times
-from genjax.bridge.model import BRIDGE_SAMPLERS, DSBM, BridgeBase, BridgeMatching
+from genjax.bridge.model import BRIDGE_SAMPLERS, DSBM, BridgeBase, BridgeMatching, endpoint_moments
 
 from genjax.model import ModelEntry
 
@@ -62,6 +62,7 @@ __all__ = [
     "build_dsbm",
     "build_sbcfm",
     "bures_cross_covariance",
+    "endpoint_moments",
     "forward_target",
     "gaussian_schrodinger_bridge",
     "markovian_projection_coupling",

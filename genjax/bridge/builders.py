@@ -5,7 +5,8 @@
 - sigma [1.0]: the reference ``dX = sigma dW`` (> 0 for sbcfm and dsbm; 0 is allowed for
   bridge_matching, where it gives rectified flow's straight paths).
 - steps [20]: Euler-Maruyama steps of the default sampler and of DSBM's simulations.
-- t_eps [1e-3]: training times are uniform on ``[t_eps, 1 - t_eps]``.
+- t_eps [1e-3]: the forward drift is fitted on times in ``[0, 1 - t_eps]``, the backward one
+  on ``[t_eps, 1]`` (up to ``1 / steps`` loses nothing the default sampler evaluates).
 - net ["time_mlp"]: "time_mlp" (``genjax.nn.TimeMLP``: hidden [(256, 256, 256)], time_dim [64],
   activation ["silu"]) or "concat_mlp" (flow matching's MLP on ``[x, t]``: hidden [(64, 64, 64)],
   activation ["selu"]); one net per direction.
@@ -23,7 +24,9 @@ bridge matching on the Schrödinger coupling, always (it has no coupling key).
 ``dsbm`` adds method ["imf"]: "imf" (iteration 0 on ``coupling`` ["independent"]: any of
 bridge_matching's) or "ipf" (iteration 0 on the reference process; no coupling key);
 inner_steps [2000] (training steps per outer iteration), schedule ["alternate"]: "alternate" or
-"bidirectional", and first ["backward"]: the direction an alternating run trains first.
+"bidirectional", first ["backward"]: the direction an alternating run trains first, and
+average_decay [0.0]: each iteration ends on an exponential moving average of its steps with this
+decay, restarted every iteration (0: on its last step).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from genjax.bridge.couplings import ReferenceCoupling, schrodinger_coupling
 from genjax.bridge.endpoints import DatasetEndpoint, GaussianEndpoint
 from genjax.bridge.matching import DIRECTIONS
 from genjax.bridge.model import SCHEDULES, DSBM, BridgeMatching
-from genjax.config import EVEN_INT, NONNEG_FLOAT, POS_FLOAT, POS_INT, WIDTHS, SectionReader, one_of, read_ode
+from genjax.config import EVEN_INT, NONNEG_FLOAT, POS_FLOAT, POS_INT, UNIT_INTERVAL, WIDTHS, SectionReader, one_of, read_ode
 from genjax.errors import ConfigError, DataError
 from genjax.flow_matching import ConcatMLP, ExactOTCoupling, PairsCoupling, independent_coupling, load_pairs
 from genjax.nn import TimeMLP
@@ -45,7 +48,7 @@ DEFAULT_ODE = ODESolverConfig("tsit5", rtol=1e-5, atol=1e-5)
 NETS = ("time_mlp", "concat_mlp")
 COUPLINGS = ("sinkhorn", "independent", "exact_ot", "pairs")
 METHODS = ("imf", "ipf")
-SMALL_T_EPS = (lambda v: isinstance(v, (int, float)) and 0 <= v < 0.5, "a float in [0, 0.5)")
+SMALL_T_EPS = (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < 1, "a float in (0, 1)")
 
 
 def _net(r: SectionReader):
@@ -174,6 +177,7 @@ def build_dsbm(model_config, dataset) -> DSBM:
         initial_coupling=initial,
         schedule=r.get("schedule", "alternate", *one_of(SCHEDULES)),
         first=r.get("first", "backward", *one_of(DIRECTIONS)),
+        average_decay=r.get("average_decay", 0.0, *UNIT_INTERVAL),
         **kwargs,
     )
     r.finish()

@@ -11,9 +11,13 @@ given ``x_t``: the drift of the *Markovian projection* of the bridge mixture, wh
 the mixture's marginals at every ``t`` (Peluchetti 2023; Shi et al. 2023). On the Schrödinger
 bridge's own coupling the projection is the Schrödinger bridge.
 
-The targets' variance grows like ``sigma^2 t / (1 - t)`` (forward) and ``sigma^2 (1 - t) / t``
-(backward), so times are drawn from ``[t_eps, 1 - t_eps]``. With ``sigma = 0`` the bridge is the
-straight line and both targets are ``+-(x1 - x0)``: rectified flow's.
+The noise in the targets has variance ``sigma^2 t / (1 - t)`` per coordinate (forward) and
+``sigma^2 (1 - t) / t`` (backward): finite at one end, divergent at the other, so the forward
+drift is fitted on times uniform on ``[0, 1 - t_eps]`` and the backward one on ``[t_eps, 1]``
+(the average noise variance is then ``sigma^2 (log(1 / t_eps) - 1 + t_eps)``). Euler-Maruyama on
+``N`` steps evaluates the forward drift at ``t <= 1 - 1/N`` and the backward one at ``t >= 1/N``
+only, so ``t_eps`` up to ``1/N`` loses nothing it samples with. With ``sigma = 0`` the bridge is
+the straight line and both targets are ``+-(x1 - x0)``: rectified flow's.
 """
 
 from __future__ import annotations
@@ -53,9 +57,11 @@ def backward_target(x0: jax.Array, xt: jax.Array, t: jax.Array) -> jax.Array:
     return (x0 - xt) / _col(t, xt)
 
 
-def sample_times(key: jax.Array, num: int, t_eps: float) -> jax.Array:
-    """``num`` i.i.d. times uniform on ``[t_eps, 1 - t_eps]``: ``[num]``."""
-    return t_eps + (1.0 - 2.0 * t_eps) * jax.random.uniform(key, (num,))
+def sample_times(key: jax.Array, num: int, t_eps: float, direction: str) -> jax.Array:
+    """``num`` i.i.d. training times ``[num]``: uniform on ``[0, 1 - t_eps]`` for the forward
+    drift, on ``[t_eps, 1]`` for the backward one (away from each target's divergent end)."""
+    u = (1.0 - t_eps) * jax.random.uniform(key, (num,))
+    return u if direction == "forward" else 1.0 - u
 
 
 def bridge_matching_loss(

@@ -33,8 +33,10 @@ from genjax.ode import ODE_SAMPLERS, SOLVERS, ODESolverConfig, SamplerKind, Samp
 _DIRECTION = {"direction": str}
 BRIDGE_SAMPLERS = SamplerTable(
     {
-        "em": SamplerKind(options=_DIRECTION, doc="em[@steps][:direction=forward|backward]: Euler-Maruyama on the "
-                          "learned SDE (default: model.steps steps, forward from the source)"),
+        "em": SamplerKind(options={**_DIRECTION, "denoise": bool},
+                          doc="em[@steps][:direction=forward|backward][:denoise=true]: Euler-Maruyama on the learned "
+                              "SDE (default: model.steps steps, forward from the source; denoise: the last step "
+                              "without noise)"),
         **{name: SamplerKind(options={**ODE_SAMPLERS[name].options, **_DIRECTION},
                              doc=f"{ODE_SAMPLERS[name].doc}, of the probability-flow ODE (b - b^-) / 2")
            for name in SOLVERS},
@@ -48,8 +50,26 @@ def _tree_where(pred: jax.Array, a: Any, b: Any) -> Any:
     return jax.tree_util.tree_map(lambda x, y: jnp.where(pred, x, y), a, b)
 
 
-def _dim_mean(x: np.ndarray) -> float:
-    return float(np.mean(x))
+def endpoint_moments(x0: np.ndarray, x1: np.ndarray, generated: str) -> dict[str, float]:
+    """Moments of a generated end and of the coupling, averaged over coordinates.
+
+    Args:
+      x0, x1: ``[n, *event]`` coupled points; one of them generated from the other.
+      generated: "x1" (forward samples) or "x0" (backward samples).
+
+    Returns:
+      ``mean`` (of the generated end, over points and coordinates) and ``mean_stderr`` (its
+      standard error for independent coordinates), ``var`` (per-coordinate variance, averaged) and
+      ``coupling_cov`` (per-coordinate ``Cov(X0_i, X1_i)``, averaged): the numbers of the DSBM
+      paper's Gaussian benchmark, whose optimum is the closed-form bridge's.
+    """
+    a = np.asarray(x0, np.float64).reshape(x0.shape[0], -1)
+    b = np.asarray(x1, np.float64).reshape(x1.shape[0], -1)
+    gen = b if generated == "x1" else a
+    n = a.shape[0]
+    cross = np.sum((a - a.mean(0)) * (b - b.mean(0)), axis=0) / (n - 1)
+    return {"mean": float(gen.mean()), "mean_stderr": float(gen.std() / np.sqrt(gen.size)),
+            "var": float(gen.var(0, ddof=1).mean()), "coupling_cov": float(cross.mean())}
 
 
 class BridgeBase(ModelBase):
@@ -65,8 +85,9 @@ class BridgeBase(ModelBase):
       source: the t = 0 end (``DatasetEndpoint`` or ``GaussianEndpoint``).
       target: the t = 1 end, where the data is (backward samples start from it).
       steps: Euler-Maruyama steps of the default sampler (and of DSBM's simulations).
-      t_eps: training times are uniform on ``[t_eps, 1 - t_eps]`` (the targets' variance
-        diverges at the ends).
+      t_eps: the forward drift is fitted on times uniform on ``[0, 1 - t_eps]``, the backward
+        one on ``[t_eps, 1]`` (each target's variance diverges at one end; see
+        ``genjax.bridge.matching``).
       ode: the default solve of the ODE samplers.
       metric_draws: generated sets the backward W2 of ``extra_metrics`` is averaged over.
     """
@@ -89,8 +110,8 @@ class BridgeBase(ModelBase):
     ):
         if sigma < 0:
             raise ValueError(f"sigma must be >= 0, got {sigma}")
-        if not 0 <= t_eps < 0.5:
-            raise ValueError(f"t_eps must be in [0, 0.5), got {t_eps}")
+        if not 0 < t_eps < 1:
+            raise ValueError(f"t_eps must be in (0, 1), got {t_eps}")
         self.net = net
         self.event_shape = tuple(event_shape)
         self.sigma = float(sigma)
@@ -124,15 +145,18 @@ class BridgeBase(ModelBase):
     def matching_loss(self, net_params, x0: jax.Array, x1: jax.Array, key: jax.Array, direction: str) -> jax.Array:
         """Bridge-matching loss (mean over the batch) of one direction's net on pairs ``(x0, x1)``."""
         k_t, k_noise = jax.random.split(key)
-        t = sample_times(k_t, x0.shape[0], self.t_eps)
+        t = sample_times(k_t, x0.shape[0], self.t_eps, direction)
         noise = jax.random.normal(k_noise, x0.shape, x0.dtype)
         per_example = bridge_matching_loss(lambda x, s: self.drift(net_params, x, s), x0, x1, t, noise,
                                            self.sigma, direction)
         return jnp.mean(per_example)
 
     def simulate(self, params, key: jax.Array, x: jax.Array, direction: str, *, steps: int | None = None,
-                 save_path: bool = False) -> tuple[jax.Array, jax.Array]:
+                 save_path: bool = False, denoise: bool = False) -> tuple[jax.Array, jax.Array]:
         """Euler-Maruyama of the learned SDE from ``x`` at t = 0 ("forward") or t = 1 ("backward").
+
+        ``denoise`` takes the last step without noise (the mean of the last transition; the law of
+        the SDE's end has ``sigma^2 / steps`` more variance per coordinate).
 
         Returns:
           ``(end points [batch, *event]`` (or the path ``[steps + 1, batch, *event]``), ``nfe)``.
@@ -146,7 +170,7 @@ class BridgeBase(ModelBase):
         else:
             raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
         return sdeint(lambda t, y, _: sign * self.drift(net_params, y, t), lambda t, y, _: self.sigma,
-                      x, ts.astype(x.dtype), key, save_path=save_path)
+                      x, ts.astype(x.dtype), key, save_path=save_path, noise_last=not denoise)
 
     # -- sampling -------------------------------------------------------------------------------
 
@@ -155,7 +179,8 @@ class BridgeBase(ModelBase):
         """Generate by the learned SDE (``em``) or the probability-flow ODE (an ODE solver name).
 
         Args:
-          sampler: ``"em@20"``, ``"em:direction=backward"``, ``"tsit5"``, ``"heun@10"``, ...;
+          sampler: ``"em@20"``, ``"em:direction=backward"``, ``"em:denoise=true"``, ``"tsit5"``,
+            ``"heun@10"``, ...;
             None or "default" is Euler-Maruyama on ``model.steps`` steps, forward.
           direction: "forward" (source -> data; overrides the spec's ``direction``) or "backward"
             (data -> source).
@@ -173,7 +198,8 @@ class BridgeBase(ModelBase):
         if x_start is None:
             x_start = (self.source if direction == "forward" else self.target).sample(k_start, num)
         if spec.is_default or spec.name == "em":
-            x, nfe = self.simulate(params, key, x_start, direction, steps=spec.steps)
+            x, nfe = self.simulate(params, key, x_start, direction, steps=spec.steps,
+                                   denoise=spec.get("denoise", False))
         else:
             t0, t1 = (0.0, 1.0) if direction == "forward" else (1.0, 0.0)
             x, nfe = odeint(lambda t, y, _: self.pf_velocity(params, y, t), x_start, t0, t1,
@@ -181,6 +207,13 @@ class BridgeBase(ModelBase):
         return x, {"nfe": nfe}
 
     # -- evaluation -----------------------------------------------------------------------------
+
+    def generate_ends(self, params, key: jax.Array, x0: jax.Array, x1: jax.Array, *,
+                      steps: int | None = None) -> tuple[jax.Array, jax.Array]:
+        """``(forward SDE's end from x0, backward SDE's end from x1)``, both ``[n, *event]`` (jittable),
+        by Euler-Maruyama on ``steps`` steps (default ``model.steps``)."""
+        return (self.simulate(params, jax.random.fold_in(key, 0), x0, "forward", steps=steps)[0],
+                self.simulate(params, jax.random.fold_in(key, 1), x1, "backward", steps=steps)[0])
 
     def _jit(self, key, fn):
         if key not in self._jitted:
@@ -212,8 +245,7 @@ class BridgeBase(ModelBase):
         x0 = jnp.asarray(self.source.held_out(x1.shape[0]))
         m = min(x0.shape[0], x1.shape[0])
         x0, x1 = x0[:m], x1[:m]
-        fn = self._jit(("ends", m), lambda p, k, a, b: (self.simulate(p, jax.random.fold_in(k, 0), a, "forward")[0],
-                                                         self.simulate(p, jax.random.fold_in(k, 1), b, "backward")[0]))
+        fn = self._jit(("ends", m), self.generate_ends)
         flat = lambda a: np.asarray(a, np.float64).reshape(m, -1)  # noqa: E731
         a0, a1 = flat(x0), flat(x1)
         out: dict[str, float] = {}
@@ -227,12 +259,10 @@ class BridgeBase(ModelBase):
             if fresh is not None:
                 floors.append(gm.w2(flat(fresh), a0))
             if r == 0:
-                for name, g0, g1, gen in (("forward", a0, gen1, gen1), ("backward", gen0, a1, gen0)):
+                for name, g0, g1 in (("forward", a0, gen1), ("backward", gen0, a1)):
                     out[f"{name}/cost"] = float(np.mean(np.sum((g0 - g1) ** 2, axis=-1)))
-                    out[f"{name}/mean"] = _dim_mean(gen.mean(0))
-                    out[f"{name}/var"] = _dim_mean(gen.var(0, ddof=1))
-                    cross = np.mean((g0 - g0.mean(0)) * (g1 - g1.mean(0)), axis=0) * m / (m - 1)
-                    out[f"{name}/coupling_cov"] = _dim_mean(cross)
+                    moments = endpoint_moments(g0, g1, "x1" if name == "forward" else "x0")
+                    out.update({f"{name}/{k}": moments[k] for k in ("mean", "var", "coupling_cov")})
         out["backward/w2"] = float(np.mean(w2s))
         if len(w2s) > 1:
             out["backward/w2_stderr"] = float(np.std(w2s, ddof=1) / np.sqrt(len(w2s)))
@@ -297,6 +327,12 @@ class DSBM(BridgeBase):
       alternating, resets the direction that is not being trained to its snapshot (its zero
       gradients would otherwise still move it by the optimiser's momentum); the inactive
       direction's loss is skipped by ``lax.cond``, so it costs nothing.
+    - With ``average_decay > 0`` a fourth group, ``average``, holds an exponential moving average
+      of the nets restarted at every iteration's first step, and the iteration ends on it: the
+      nets (and so the snapshot and the next iteration's pairs) become the average of their last
+      ``~1 / (1 - average_decay)`` steps. Iterate averaging removes most of the optimiser's noise
+      from each iteration's result, which a learning-rate schedule over the whole run cannot do
+      for the iterations before the last.
 
     A run killed at any step resumes to the same result: the state is params (with the
     snapshot), optimiser states and the step, like any model's. ``train.steps = K * inner_steps``
@@ -307,10 +343,11 @@ class DSBM(BridgeBase):
       initial_coupling: the coupling of iteration 0 (``ReferenceCoupling(sigma)`` for IPF).
       schedule: "alternate" or "bidirectional".
       first: the direction trained first when alternating.
+      average_decay: decay of the per-iteration average the iterations end on (0: none).
     """
 
     def __init__(self, net, event_shape, *, inner_steps: int, initial_coupling=independent_coupling,
-                 schedule: str = "alternate", first: str = "backward", **kwargs):
+                 schedule: str = "alternate", first: str = "backward", average_decay: float = 0.0, **kwargs):
         super().__init__(net, event_shape, **kwargs)
         if inner_steps < 1:
             raise ValueError(f"inner_steps must be >= 1, got {inner_steps}")
@@ -320,13 +357,19 @@ class DSBM(BridgeBase):
             raise ValueError(f"first must be one of {DIRECTIONS}, got {first!r}")
         self.inner_steps = int(inner_steps)
         self.initial_coupling = initial_coupling
+        if not 0 <= average_decay < 1:
+            raise ValueError(f"average_decay must be in [0, 1), got {average_decay}")
         self.schedule = schedule
         self.first = first
+        self.average_decay = float(average_decay)
         self.update_plan = (Update("forward", "forward_loss"), Update("backward", "backward_loss"))
 
     def init(self, key: jax.Array, batch: dict) -> Any:
         nets = self._init_nets(key, batch)
-        return {**nets, "snapshot": nets}
+        params = {**nets, "snapshot": nets}
+        if self.average_decay:
+            params["average"] = nets
+        return params
 
     def iteration(self, step) -> jax.Array:
         """The outer iteration of a step (steps done before it): ``step // inner_steps``."""
@@ -389,11 +432,20 @@ class DSBM(BridgeBase):
         return fwd + bwd, {"forward_loss": fwd, "backward_loss": bwd}
 
     def after_update(self, params, step):
-        """Reset the untrained direction (alternating) and take the snapshot at an iteration's end."""
+        """Reset the untrained direction (alternating), average, and take the snapshot at an
+        iteration's end."""
+        step = jnp.asarray(step)
         k = self.iteration(step - 1)  # the iteration of the step just taken
         nets = {"forward": params["forward"], "backward": params["backward"]}
         snapshot = params["snapshot"]
         if self.schedule == "alternate":
             nets = {d: _tree_where(self.trains(d, k), nets[d], snapshot[d]) for d in DIRECTIONS}
-        boundary = jnp.asarray(step) % self.inner_steps == 0
-        return {**nets, "snapshot": _tree_where(boundary, nets, snapshot)}
+        boundary = step % self.inner_steps == 0
+        out = {}
+        if self.average_decay:
+            # The average restarts with the first step of each iteration.
+            decay = jnp.where((step - 1) % self.inner_steps == 0, 0.0, self.average_decay)
+            average = jax.tree_util.tree_map(lambda a, x: decay * a + (1.0 - decay) * x, params["average"], nets)
+            nets = _tree_where(boundary, average, nets)
+            out["average"] = average
+        return {**nets, "snapshot": _tree_where(boundary, nets, snapshot), **out}
