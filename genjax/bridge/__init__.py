@@ -6,6 +6,7 @@ from genjax.bridge.endpoints import DatasetEndpoint, GaussianEndpoint
 from genjax.bridge.gaussian import (
     GaussianBridge,
     bures_cross_covariance,
+    euler_maruyama_moments,
     gaussian_schrodinger_bridge,
     markovian_projection_coupling,
     schrodinger_cross_covariance,
@@ -63,6 +64,7 @@ __all__ = [
     "build_sbcfm",
     "bures_cross_covariance",
     "endpoint_moments",
+    "euler_maruyama_moments",
     "forward_target",
     "gaussian_schrodinger_bridge",
     "markovian_projection_coupling",

@@ -135,26 +135,26 @@ def _check_data(dataset):
                           "step, so the data must be held in memory (toy sets, normal, digits, mnist1d)")
 
 
-def build_bridge_matching(model_config, dataset) -> BridgeMatching:
+def _build_matching(model_config, dataset, *, schrodinger_only: bool) -> BridgeMatching:
     _check_data(dataset)
     r = SectionReader(model_config, "model")
     net = _net(r)
-    kwargs = _common(r, dataset, sigma_positive=False)
-    model = BridgeMatching(net, dataset.event_shape, coupling=_coupling(r, dataset, kwargs["sigma"], "sinkhorn"),
-                           **kwargs)
-    r.finish()
-    return model
-
-
-def build_sbcfm(model_config, dataset) -> BridgeMatching:
-    _check_data(dataset)
-    r = SectionReader(model_config, "model")
-    net = _net(r)
-    kwargs = _common(r, dataset, sigma_positive=True)
-    coupling = schrodinger_coupling(kwargs["sigma"], r.get("sinkhorn_iters", 200, *POS_INT))
+    kwargs = _common(r, dataset, sigma_positive=schrodinger_only)
+    if schrodinger_only:  # sbcfm has no coupling key: it is the entropic plan at 2 sigma^2, always
+        coupling = schrodinger_coupling(kwargs["sigma"], r.get("sinkhorn_iters", 200, *POS_INT))
+    else:
+        coupling = _coupling(r, dataset, kwargs["sigma"], "sinkhorn")
     model = BridgeMatching(net, dataset.event_shape, coupling=coupling, **kwargs)
     r.finish()
     return model
+
+
+def build_bridge_matching(model_config, dataset) -> BridgeMatching:
+    return _build_matching(model_config, dataset, schrodinger_only=False)
+
+
+def build_sbcfm(model_config, dataset) -> BridgeMatching:
+    return _build_matching(model_config, dataset, schrodinger_only=True)
 
 
 def build_dsbm(model_config, dataset) -> DSBM:
