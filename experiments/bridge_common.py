@@ -38,6 +38,10 @@ def _base(method: str, *, data: str, source: str, sigma: float, inner_steps: int
     c.model.source = source
     if method == "rf":
         c.model.coupling = "independent"
+    if method == "sbcfm":
+        # Log-domain Sinkhorn on 256-point batches: at sigma = 1 (epsilon = 2) the plan has converged
+        # to 1e-6 in L1 after 50 iterations; at sigma = 0.3 (epsilon = 0.18) 200 leave 0.004.
+        c.model.sinkhorn_iters = 50 if sigma >= 1.0 else 200
     if method == "dsbm":
         c.model.method = "imf"
         c.model.inner_steps = inner_steps
