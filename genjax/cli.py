@@ -1,4 +1,4 @@
-"""``genjax train | eval | sample | config | list`` (``genjax <command> --help`` for each).
+"""``genjax train | eval | sample | config | list | leaderboard`` (``genjax <command> --help`` for each).
 
     genjax train  --config experiments/fm_moons.py --workdir runs/fm --config.train.steps=2000
     genjax eval   --workdir runs/fm                      # config read back from the workdir
@@ -34,6 +34,7 @@ COMMANDS = {
     "sample": "draw samples from the latest checkpoint of a workdir",
     "config": "print a config: every key, its value and what it means",
     "list": "list the runnable experiments, the datasets and the models",
+    "leaderboard": "train every family on the same data and budget; one table (`genjax leaderboard --help`)",
 }
 OVERRIDES_HELP = """\
 config overrides (any number, after the options):
@@ -50,6 +51,7 @@ EXAMPLES = {
                "  # writes <out>/samples_step<step>_heun-8.npy and .png; --out defaults to <workdir>/samples"),
     "config": "  genjax config --config experiments/fm_moons.py --config.model.ode.solver=heun",
     "list": "  genjax list",
+    "leaderboard": "  genjax leaderboard --quick",
 }
 
 
@@ -89,7 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     for name, summary in COMMANDS.items():
         s = sub.add_parser(name, help=summary, description=summary, formatter_class=argparse.RawDescriptionHelpFormatter,
                            epilog=(OVERRIDES_HELP if name != "list" else "") + "\nexample:\n" + EXAMPLES[name])
-        if name == "list":
+        if name in ("list", "leaderboard"):
             continue
         s.add_argument("--config", metavar="FILE", help="experiment file defining get_config()"
                        + ("" if name == "train" else " (default: the workdir's config.json)"))
@@ -251,6 +253,10 @@ def cmd_config(config: ml_collections.ConfigDict) -> None:
 
 
 def run(argv: Sequence[str]) -> int:
+    if argv and argv[0] == "leaderboard":  # its own options: genjax.leaderboard
+        from genjax import leaderboard
+
+        return leaderboard.main(list(argv[1:]))
     args, overrides = _parse(argv)
     if args.command == "list":
         cmd_list()
