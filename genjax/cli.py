@@ -62,7 +62,9 @@ class _Parser(argparse.ArgumentParser):
         raise GenjaxError(f"{message} (see `{self.prog} --help`)")
 
 
-def _split_overrides(argv: Sequence[str]) -> tuple[list[str], list[tuple[str, str]]]:
+def split_overrides(argv: Sequence[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """``(other arguments, [(key, value)])``: the ``--config.<key>=<value>`` (or ``--config.<key>
+    <value>``) overrides taken out of ``argv``, for scripts with their own options."""
     rest, overrides = [], []
     args = list(argv)
     i = 0
@@ -118,7 +120,7 @@ def _suggest_override(flag: str, value: str | None) -> str:
 
 
 def _parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[tuple[str, str]]]:
-    rest, overrides = _split_overrides(argv)
+    rest, overrides = split_overrides(argv)
     args, unknown = _parser().parse_known_args(rest)
     if args.command is None:
         raise GenjaxError(f"give a command: {', '.join(COMMANDS)} (see `genjax --help`)")
@@ -165,7 +167,8 @@ def load_config(config_path: str | None, workdir: pathlib.Path | None, overrides
     return config
 
 
-def _print_metrics(title: str, metrics: dict) -> None:
+def print_metrics(title: str, metrics: dict) -> None:
+    """Prints ``title`` and one aligned ``name value`` line per metric."""
     print(title)
     width = max((len(k) for k in metrics), default=0)
     for k, v in metrics.items():
@@ -279,7 +282,7 @@ def run(argv: Sequence[str]) -> int:
 
     if args.command == "train":
         results = train.train_and_evaluate(config, workdir)
-        _print_metrics(f"final metrics at step {results.pop('step')}:", results)
+        print_metrics(f"final metrics at step {results.pop('step')}:", results)
         print(f"wrote {workdir / 'final_metrics.json'}, {workdir / 'metrics.jsonl'}, "
               f"checkpoints in {workdir / 'checkpoints'}, plots in {workdir / 'plots'}")
     elif args.command == "eval":
@@ -289,7 +292,7 @@ def run(argv: Sequence[str]) -> int:
         results = trainer.evaluate(state)
         path = workdir / f"eval_{step}.json"
         path.write_text(json.dumps({"step": step, **results}, indent=2) + "\n")
-        _print_metrics(f"eval of {workdir} at step {step} (held-out data):", results)
+        print_metrics(f"eval of {workdir} at step {step} (held-out data):", results)
         print(f"wrote {path}")
     elif args.command == "sample":
         _sample(config, workdir, pathlib.Path(args.out) if args.out else workdir / "samples")
