@@ -74,7 +74,7 @@ def steps(out: pathlib.Path, reference: bool) -> None:
                      for k, v in trainer.dataset.train_batch(key, t, config.data.batch_size).items()})
     else:
         rows.update({f"digits/{t}/{k}": v for t in range(STEPS) for k, v in trainer.local_batch(key, t).items()})
-        rows["block"] = np.asarray(trainer.process_block)
+        rows["block"] = np.asarray(trainer.process_blocks)
     # The tfds + grain pipeline (mock records, the same in every process): rows read per process.
     image = small_config()
     image.data.name, image.data.batch_size = "mnist", 16

@@ -165,6 +165,23 @@ def test_digits_as_images():
                                   np.asarray(flat.train_batch(key, 2, 8)["x"]))
 
 
+class _Rows:
+    """A stand-in sharding whose process holds the given row ranges of the batch."""
+
+    def __init__(self, ranges):
+        self.ranges = ranges
+
+    def addressable_devices_indices_map(self, shape):
+        return {i: (slice(a, b),) for i, (a, b) in enumerate(self.ranges)}
+
+
+def test_process_blocks_follow_the_rows_a_process_holds():
+    assert gshard.process_blocks(_Rows([(8, 12), (12, 16)]), (32,)) == [(1, 4)]  # the usual: one block
+    assert gshard.process_blocks(_Rows([(16, 20), (0, 4)]), (32,)) == [(0, 8), (4, 8)]  # two, in row order
+    assert gshard.process_blocks(_Rows([(4, 8), (8, 12)]), (32,)) == [(1, 8), (2, 8)]  # a run not on a block edge
+    assert gshard.process_blocks(_Rows([(0, 32)] * 4), (32,)) == [(0, 1)]  # replicated: the whole batch
+
+
 # -- sharding rules -----------------------------------------------------------------------------
 
 
@@ -303,7 +320,7 @@ def test_two_processes_train_like_one_and_read_disjoint_halves(runs):
     assert _max_diff(multi, one8) < 1e-5 and _max_diff(multi, one1) < 1e-5 and _max_diff(one8, one1) < 1e-5
     ref = dict(np.load(root / "rows_reference.npz"))
     local = [dict(np.load(root / f"rows_{p}.npz")) for p in (0, 1)]
-    assert [tuple(r.pop("block")) for r in local] == [(0, 2), (1, 2)]
+    assert [r.pop("block").tolist() for r in local] == [[[0, 2]], [[1, 2]]]
     assert set(ref) == set(local[0]) == set(local[1]) and any(k.startswith("mnist/") for k in ref)
     for key, whole in ref.items():  # digits (in memory) and mnist (tfds + grain)
         halves = [r[key] for r in local]

@@ -150,16 +150,17 @@ class Trainer:
         return gshard.batch_sharding(self.mesh, leading)
 
     @functools.cached_property
-    def process_block(self) -> tuple[int, int]:
-        """``(block, num_blocks)``: this process reads rows ``[block * L, (block + 1) * L)`` of every
-        global batch, ``L = batch_size / num_blocks`` (``(0, 1)`` in a single process)."""
-        return gshard.process_block(self._batch_sharding(0), (self.batch_size,), 0)
+    def process_blocks(self) -> list[tuple[int, int]]:
+        """``[(block, num_blocks), ...]``: this process reads rows ``[block * L, (block + 1) * L)`` of
+        every global batch, ``L = batch_size / num_blocks`` (``[(0, 1)]`` in a single process;
+        ``[(process_index, process_count)]`` on the default mesh)."""
+        return gshard.process_blocks(self._batch_sharding(0), (self.batch_size,), 0)
 
     def local_batch(self, data_key, step: int) -> dict:
         """This process's rows of the global batch ``step`` of the stream of ``data_key`` (host arrays)."""
-        block, blocks = self.process_block
-        batch = self.dataset.train_shard(data_key, step, self.batch_size, block, blocks)
-        return jax.tree_util.tree_map(np.asarray, batch)
+        parts = [self.dataset.train_shard(data_key, step, self.batch_size, block, blocks)
+                 for block, blocks in self.process_blocks]
+        return jax.tree_util.tree_map(lambda *p: np.concatenate([np.asarray(x) for x in p]), *parts)
 
     # -- state -------------------------------------------------------------------------------
 

@@ -79,23 +79,31 @@ def state_shardings(abstract_state: Any, mesh: Mesh, *, min_size: int, leading: 
                                   abstract_state)
 
 
-def process_block(sharding: NamedSharding, global_shape: tuple[int, ...], axis: int = 0) -> tuple[int, int]:
-    """``(block, num_blocks)``: this process holds rows ``[block * L, (block + 1) * L)`` along ``axis``,
-    with ``L = global_shape[axis] / num_blocks``.
+def process_blocks(sharding: NamedSharding, global_shape: tuple[int, ...], axis: int = 0) -> list[tuple[int, int]]:
+    """The rows of ``global_shape[axis]`` this process holds, as ``[(block, num_blocks), ...]`` in row
+    order: rows ``[block * L, (block + 1) * L)`` with ``L = global_shape[axis] / num_blocks``.
 
-    Raises ``ValueError`` when this process's rows are not one contiguous, evenly sized block
-    (a mesh whose devices are not grouped by process).
+    With the devices of each process contiguous in the mesh (``jax.devices()`` order) this is one
+    block, ``(process_index, process_count)``; another device order gives several.
     """
     size = global_shape[axis]
-    rows = set()
-    for index in sharding.addressable_devices_indices_map(global_shape).values():
-        rows.update(range(*index[axis].indices(size)))
-    lo, hi = min(rows), max(rows) + 1
-    length = hi - lo
-    if len(rows) != length or lo % length or size % length:
-        raise ValueError(f"this process holds rows {sorted(rows)[:8]}... of {size}: not one contiguous block "
-                         "(order the mesh's devices by process)")
-    return lo // length, size // length
+    slices = sorted({index[axis].indices(size)[:2]
+                     for index in sharding.addressable_devices_indices_map(global_shape).values()})
+    runs: list[list[int]] = []  # [start, stop) of maximal contiguous runs of device slices
+    for start, stop in slices:
+        if runs and runs[-1][1] == start:
+            runs[-1][1] = stop
+        else:
+            runs.append([start, stop])
+    piece = slices[0][1] - slices[0][0]  # every device holds the same number of rows
+    blocks = []
+    for start, stop in runs:
+        length = stop - start
+        if start % length == 0 and size % length == 0:
+            blocks.append((start // length, size // length))
+        else:  # one block per device slice
+            blocks.extend((s // piece, size // piece) for s in range(start, stop, piece))
+    return blocks
 
 
 def host_local(tree: Any) -> Any:
