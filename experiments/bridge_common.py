@@ -5,6 +5,7 @@
   Euler-Maruyama steps; the Schrödinger bridge's coupling has ``Cov(X0_i, X1_i) =
   (sqrt(5) - 1) / 2 = 0.618`` in every coordinate.
 - ``moons_config``: 8gaussians -> moons (data to data), torchcfm's 2-D net.
+- ``noise_config``: SB-CFM from N(0, I) to a data set (generation; the leaderboard entries).
 
 DSBM runs ``outer`` outer iterations of ``inner_steps`` steps, each ending on the average of its
 last ~200 steps (``model.average_decay = 0.995``), and is evaluated after each
@@ -77,3 +78,14 @@ def moons_config(method: str = "dsbm", sigma: float = 1.0, *, inner_steps: int =
     """8gaussians -> moons; ``method`` as for ``gaussian_config``."""
     return _base(method, data="moons", source="8gaussians", sigma=sigma, inner_steps=inner_steps, outer=outer,
                  hidden=hidden)
+
+
+def noise_config(data: str, sigma: float, *, steps: int = 10_000, hidden: tuple[int, ...] = (64, 64, 64),
+                 net: str = "concat_mlp") -> ml_collections.ConfigDict:
+    """SB-CFM from ``N(0, I)`` to the data set ``data`` (generation, as the other families do it)."""
+    c = _base("sbcfm", data=data, source="gaussian", sigma=sigma, inner_steps=steps, outer=1, hidden=hidden)
+    c.model.net = net
+    if net == "time_mlp":
+        del c.model.activation  # TimeMLP's default (silu); selu is the concat MLP's
+    c.train.checkpoint_every = steps // 2
+    return c

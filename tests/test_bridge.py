@@ -221,6 +221,31 @@ def test_schrodinger_coupling_is_entropic_ot_at_two_sigma_squared():
     assert corr(jax.jit(SinkhornCoupling())(jax.random.key(20), *draw(jax.random.key(10)))) > 0.95
 
 
+
+def test_absolute_sinkhorn_epsilon_and_annealing_are_in_the_units_of_the_cost():
+    """``absolute=True`` with epsilon and anneal_from times the batch's mean cost draws the same
+    partners as the relative coupling, annealed or not; the annealed plan is flow matching's
+    ``sinkhorn_log_plan`` with its first regularisation in the cost's units."""
+    from genjax.flow_matching.couplings import sinkhorn_log_plan, squared_distances
+
+    k0, k1, kc = jax.random.split(jax.random.key(3), 3)
+    x0 = 3.0 * jax.random.normal(k0, (64, 2))
+    x1 = jax.random.normal(k1, (64, 2)) + 2.0
+    cost = squared_distances(x0, x1)
+    scale = float(jnp.mean(cost))
+    assert abs(scale - 1.0) > 1.0  # the two units differ on this batch
+    for anneal in (None, 1.0):
+        rel = SinkhornCoupling(epsilon=0.01, iters=30, anneal_from=anneal)(kc, x0, x1)[0]
+        ab = SinkhornCoupling(epsilon=0.01 * scale, iters=30, absolute=True,
+                              anneal_from=None if anneal is None else anneal * scale)(kc, x0, x1)[0]
+        np.testing.assert_array_equal(np.asarray(rel), np.asarray(ab))
+    plan = sinkhorn_log_plan(cost, 0.5, 30, 4.0)
+    expected = x0[jax.random.categorical(kc, plan, axis=0)]
+    drawn = SinkhornCoupling(epsilon=0.5, iters=30, absolute=True, anneal_from=4.0)(kc, x0, x1)[0]
+    np.testing.assert_allclose(np.asarray(drawn), np.asarray(expected), rtol=0, atol=0)
+    unannealed = SinkhornCoupling(epsilon=0.5, iters=30, absolute=True)(kc, x0, x1)[0]
+    assert not np.array_equal(np.asarray(unannealed), np.asarray(drawn))
+
 def _constant_drift_model(sigma, steps=10):
     class Constant(nn.Module):
         @nn.compact
