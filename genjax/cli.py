@@ -1,4 +1,4 @@
-"""``genjax train | eval | sample | config | list`` (``genjax <command> --help`` for each).
+"""``genjax train | eval | sample | config | list | leaderboard`` (``genjax <command> --help`` for each).
 
     genjax train  --config experiments/fm_moons.py --workdir runs/fm --config.train.steps=2000
     genjax eval   --workdir runs/fm                      # config read back from the workdir
@@ -34,6 +34,7 @@ COMMANDS = {
     "sample": "draw samples from the latest checkpoint of a workdir",
     "config": "print a config: every key, its value and what it means",
     "list": "list the runnable experiments, the datasets and the models",
+    "leaderboard": "train every family on the same data and budget; one table (`genjax leaderboard --help`)",
 }
 OVERRIDES_HELP = """\
 config overrides (any number, after the options):
@@ -50,6 +51,7 @@ EXAMPLES = {
                "  # writes <out>/samples_step<step>_heun-8.npy and .png; --out defaults to <workdir>/samples"),
     "config": "  genjax config --config experiments/fm_moons.py --config.model.ode.solver=heun",
     "list": "  genjax list",
+    "leaderboard": "  genjax leaderboard --quick",
 }
 
 
@@ -60,7 +62,9 @@ class _Parser(argparse.ArgumentParser):
         raise GenjaxError(f"{message} (see `{self.prog} --help`)")
 
 
-def _split_overrides(argv: Sequence[str]) -> tuple[list[str], list[tuple[str, str]]]:
+def split_overrides(argv: Sequence[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """``(other arguments, [(key, value)])``: the ``--config.<key>=<value>`` (or ``--config.<key>
+    <value>``) overrides taken out of ``argv``, for scripts with their own options."""
     rest, overrides = [], []
     args = list(argv)
     i = 0
@@ -89,7 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     for name, summary in COMMANDS.items():
         s = sub.add_parser(name, help=summary, description=summary, formatter_class=argparse.RawDescriptionHelpFormatter,
                            epilog=(OVERRIDES_HELP if name != "list" else "") + "\nexample:\n" + EXAMPLES[name])
-        if name == "list":
+        if name in ("list", "leaderboard"):
             continue
         s.add_argument("--config", metavar="FILE", help="experiment file defining get_config()"
                        + ("" if name == "train" else " (default: the workdir's config.json)"))
@@ -116,7 +120,7 @@ def _suggest_override(flag: str, value: str | None) -> str:
 
 
 def _parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[tuple[str, str]]]:
-    rest, overrides = _split_overrides(argv)
+    rest, overrides = split_overrides(argv)
     args, unknown = _parser().parse_known_args(rest)
     if args.command is None:
         raise GenjaxError(f"give a command: {', '.join(COMMANDS)} (see `genjax --help`)")
@@ -163,7 +167,8 @@ def load_config(config_path: str | None, workdir: pathlib.Path | None, overrides
     return config
 
 
-def _print_metrics(title: str, metrics: dict) -> None:
+def print_metrics(title: str, metrics: dict) -> None:
+    """Prints ``title`` and one aligned ``name value`` line per metric."""
     print(title)
     width = max((len(k) for k in metrics), default=0)
     for k, v in metrics.items():
@@ -251,6 +256,10 @@ def cmd_config(config: ml_collections.ConfigDict) -> None:
 
 
 def run(argv: Sequence[str]) -> int:
+    if argv and argv[0] == "leaderboard":  # its own options: genjax.leaderboard
+        from genjax import leaderboard
+
+        return leaderboard.main(list(argv[1:]))
     args, overrides = _parse(argv)
     if args.command == "list":
         cmd_list()
@@ -273,7 +282,7 @@ def run(argv: Sequence[str]) -> int:
 
     if args.command == "train":
         results = train.train_and_evaluate(config, workdir)
-        _print_metrics(f"final metrics at step {results.pop('step')}:", results)
+        print_metrics(f"final metrics at step {results.pop('step')}:", results)
         print(f"wrote {workdir / 'final_metrics.json'}, {workdir / 'metrics.jsonl'}, "
               f"checkpoints in {workdir / 'checkpoints'}, plots in {workdir / 'plots'}")
     elif args.command == "eval":
@@ -283,7 +292,7 @@ def run(argv: Sequence[str]) -> int:
         results = trainer.evaluate(state)
         path = workdir / f"eval_{step}.json"
         path.write_text(json.dumps({"step": step, **results}, indent=2) + "\n")
-        _print_metrics(f"eval of {workdir} at step {step} (held-out data):", results)
+        print_metrics(f"eval of {workdir} at step {step} (held-out data):", results)
         print(f"wrote {path}")
     elif args.command == "sample":
         _sample(config, workdir, pathlib.Path(args.out) if args.out else workdir / "samples")

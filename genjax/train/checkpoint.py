@@ -19,6 +19,7 @@ is cleaned up when the trainer next starts. On top of orbax:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -27,6 +28,7 @@ from typing import Any
 
 import jax
 import orbax.checkpoint as ocp
+from absl import logging as absl_logging
 
 from genjax.errors import CheckpointError
 
@@ -71,6 +73,20 @@ def structure_difference(saved_metadata: Any, abstract_state: Any) -> str | None
     return "; ".join(parts) or None
 
 
+@contextlib.contextmanager
+def _quiet_read_only_warning(read_only: bool):
+    """orbax warns that a reader's directory "is read only", which is what a reader asked for."""
+    if not read_only:
+        yield
+        return
+    level = absl_logging.get_verbosity()
+    absl_logging.set_verbosity(absl_logging.ERROR)
+    try:
+        yield
+    finally:
+        absl_logging.set_verbosity(level)
+
+
 class Checkpointer:
     """Saves and restores TrainStates under ``directory``.
 
@@ -85,16 +101,17 @@ class Checkpointer:
                  read_only: bool = False):
         self.directory = pathlib.Path(directory).absolute()
         self.read_only = read_only
-        options = ocp.CheckpointManagerOptions(
-            max_to_keep=keep,
-            create=not read_only,
-            cleanup_tmp_directories=not read_only,
-            enable_async_checkpointing=async_save and not read_only,
-            read_only=read_only,
-        )
         # The item handler is named up front so a fresh manager can read a step's metadata.
-        self.manager = ocp.CheckpointManager(self.directory, options=options,
-                                             item_handlers={"state": ocp.StandardCheckpointHandler()})
+        with _quiet_read_only_warning(read_only):
+            options = ocp.CheckpointManagerOptions(
+                max_to_keep=keep,
+                create=not read_only,
+                cleanup_tmp_directories=not read_only,
+                enable_async_checkpointing=async_save and not read_only,
+                read_only=read_only,
+            )
+            self.manager = ocp.CheckpointManager(self.directory, options=options,
+                                                 item_handlers={"state": ocp.StandardCheckpointHandler()})
         self._unsummed: list[int] = []  # saved steps whose checksums are not written yet
 
     # -- saving ------------------------------------------------------------------------------

@@ -373,16 +373,19 @@ def check_writable_dir(path: pathlib.Path, flag: str = "--workdir") -> None:
         raise ConfigError(f"{flag} {path} is not writable: make it writable or choose another")
 
 
-def train_and_evaluate(config, workdir: str | pathlib.Path, *, mesh=None) -> dict[str, float]:
+def train_and_evaluate(config, workdir: str | pathlib.Path, *, mesh=None,
+                       trainer: Trainer | None = None) -> dict[str, float]:
     """Train (resuming from ``workdir`` if it holds checkpoints), evaluate, and return the final metrics.
 
     The run holds the workdir's writer lock throughout (a second ``train`` on it is refused);
     ``config.json`` is written only once the workdir's checkpoints (if any) have been restored
     into this config's model; a non-finite loss or parameter stops the run before it is saved.
+    ``trainer``: one built from ``config`` by the caller (to reuse its model's compiled
+    functions afterwards); by default one is built here.
     """
     workdir = pathlib.Path(workdir)
     check_writable_dir(workdir)
-    trainer = Trainer.from_config(config, mesh=mesh)
+    trainer = Trainer.from_config(config, mesh=mesh) if trainer is None else trainer
     with WorkdirLock(workdir):
         return _train_locked(trainer, config, workdir)
 
