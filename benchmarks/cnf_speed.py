@@ -37,7 +37,7 @@ import optax
 from benchmarks.common import report
 from benchmarks.harness import compare
 from genjax import data, registry
-from genjax.continuous import exact_divergence, hutchinson_divergence
+from genjax.ode import exact_divergence, hutchinson_divergence
 from genjax.nn import ConcatSquashMLP
 
 def _interleaved_median(fns: dict, rounds: int, calls: int) -> dict:

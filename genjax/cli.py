@@ -8,9 +8,11 @@
 
 Every error a user can cause (unknown key, wrong type, value out of range, unknown dataset, a bad
 sampler spec, a missing or unwritable directory, a workdir of a different model) is printed as
-one line naming what is wrong and what is allowed, with exit code 2. Multi-host: pass
-``--distributed`` on every host (``jax.distributed.initialize()`` reads the coordinator address
-and process ids from the cluster environment).
+one line naming what is wrong and what is allowed, with exit code 2. Several processes: pass
+``--distributed`` to every one of them; the job is read from the environment (``python -m
+genjax.launch`` on one machine, SLURM's ``srun``, a Cloud TPU VM, or ``JAX_COORDINATOR_ADDRESS``,
+``JAX_NUM_PROCESSES`` and ``JAX_PROCESS_ID``; see ``genjax.train.distributed``), and process 0
+alone prints and writes shared files.
 """
 
 from __future__ import annotations
@@ -103,7 +105,8 @@ def _parser() -> argparse.ArgumentParser:
             s.add_argument("--out", metavar="DIR", help="output folder (default <workdir>/samples)")
         if name != "config":
             s.add_argument("--distributed", action="store_true",
-                           help="initialise JAX's distributed runtime from the cluster environment (multi-host)")
+                           help="join a multi-process JAX job described by the environment (genjax.launch, "
+                                "SLURM, Cloud TPU, or JAX_COORDINATOR_ADDRESS / JAX_NUM_PROCESSES / JAX_PROCESS_ID)")
     return p
 
 
@@ -131,18 +134,6 @@ def _parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[tuple[str, str
                           + (_suggest_override(flag, value) if flag.startswith("-") else "")
                           + f" (see `genjax {args.command} --help`)")
     return args, overrides
-
-
-def _initialize_distributed() -> None:
-    import jax
-
-    try:
-        jax.distributed.initialize()
-    except (ValueError, RuntimeError) as e:
-        raise GenjaxError(
-            f"--distributed found no cluster ({str(e).splitlines()[0]}): run under SLURM or on a Cloud TPU VM, "
-            "or set JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES and JAX_PROCESS_ID on every process"
-        ) from None
 
 
 def load_config(config_path: str | None, workdir: pathlib.Path | None, overrides) -> ml_collections.ConfigDict:
@@ -265,7 +256,9 @@ def run(argv: Sequence[str]) -> int:
         cmd_list()
         return 0
     if getattr(args, "distributed", False):
-        _initialize_distributed()
+        from genjax.train.distributed import initialize
+
+        initialize()
     if args.workdir is not None and not args.workdir.strip():
         raise GenjaxError("--workdir is empty (an unset shell variable?): give a directory")
     workdir = pathlib.Path(args.workdir) if args.workdir else None
@@ -279,9 +272,12 @@ def run(argv: Sequence[str]) -> int:
         return 0
 
     from genjax import train
+    from genjax.train.distributed import is_primary
 
     if args.command == "train":
         results = train.train_and_evaluate(config, workdir)
+        if not is_primary():
+            return 0
         print_metrics(f"final metrics at step {results.pop('step')}:", results)
         print(f"wrote {workdir / 'final_metrics.json'}, {workdir / 'metrics.jsonl'}, "
               f"checkpoints in {workdir / 'checkpoints'}, plots in {workdir / 'plots'}")
@@ -290,6 +286,8 @@ def run(argv: Sequence[str]) -> int:
         if not os.access(workdir, os.W_OK):
             raise GenjaxError(f"workdir {workdir} is not writable: eval writes eval_<step>.json there")
         results = trainer.evaluate(state)
+        if not is_primary():
+            return 0
         path = workdir / f"eval_{step}.json"
         path.write_text(json.dumps({"step": step, **results}, indent=2) + "\n")
         print_metrics(f"eval of {workdir} at step {step} (held-out data):", results)
@@ -311,6 +309,8 @@ def _sample(config, workdir: pathlib.Path, out: pathlib.Path) -> None:
     key = jax.random.key(config.sample.seed)
     x, stats = train.draw_samples(trainer.model, params, key, config.sample.num, config.sample.sampler)
     x = np.asarray(x)
+    if jax.process_index() != 0:
+        return
     stem = f"samples_step{step}_{config.sample.sampler.replace('@', '-').replace(':', '_')}"
     np.save(out / f"{stem}.npy", x)
     png = train.plot_samples(trainer.model, params, trainer.dataset, out / f"{stem}.png",
