@@ -55,7 +55,7 @@ def _f64(tree):
 def _mean_field_params(model):
     """The linear VAE holding the pPCA model and its best mean-field posterior N(m(x), diag(1/Lambda_ii))."""
     a, _, lam = _posterior_map()
-    p = jax.tree_util.tree_map(np.asarray, model.init(jax.random.key(0), {"x": np.zeros((2, 5))}))
+    p = jax.tree_util.tree_map(np.asarray, jax.jit(model.init)(jax.random.key(0), {"x": np.zeros((2, 5))}))
     v = p["vae"]["params"]
     v["decoder"]["Dense_0"] = {"kernel": W.T, "bias": MU}
     log_std = -0.5 * np.log(np.diag(lam))
@@ -71,7 +71,7 @@ def _exact_coupling_params(model):
     a, cov, _ = _posterior_map()
     chol = np.linalg.cholesky(cov)
     c = chol[1, 0] / chol[0, 0]
-    p = jax.tree_util.tree_map(np.asarray, model.init(jax.random.key(0), {"x": np.zeros((2, 5))}))
+    p = jax.tree_util.tree_map(np.asarray, jax.jit(model.init)(jax.random.key(0), {"x": np.zeros((2, 5))}))
     v = p["vae"]["params"]
     v["decoder"]["Dense_0"] = {"kernel": W.T, "bias": MU}
     base_map = np.stack([a[0], a[1] - c * a[0]])  # base mean [2, 5] (x - mu)
@@ -83,6 +83,11 @@ def _exact_coupling_params(model):
     v["flow"]["layers_0"]["conditioner"]["MLP_0"]["Dense_0"] = {"kernel": np.array([[c, 0.0], [0.0, 0.0]]),
                                                                 "bias": np.zeros(2)}
     return _f64(p)
+
+
+# The closed forms, compiled once each (eager dispatch of their small ops costs more than the maths).
+_log_marginal, _posterior, _elbo, _mean_field_gap = (jax.jit(f) for f in (lg.log_marginal, lg.posterior, lg.elbo,
+                                                                          lg.mean_field_gap))
 
 
 @pytest.fixture(scope="module")
@@ -97,33 +102,32 @@ def test_exact_posterior_makes_every_importance_weight_log_p_x(x64):
     model = _linear_vae("coupling")
     params = _exact_coupling_params(model)
     x = jnp.asarray(_data(64, seed=1))
-    exact = lg.log_marginal(x, jnp.asarray(W), jnp.asarray(MU), S2)
+    exact = _log_marginal(x, jnp.asarray(W), jnp.asarray(MU), S2)
     lw = jax.jit(jax.vmap(model.log_weights, in_axes=(None, None, 0)))(params, x, jax.random.split(jax.random.key(0), 3))
     np.testing.assert_allclose(lw, jnp.broadcast_to(exact, lw.shape), atol=1e-5, rtol=0)
     # The closed-form ELBO with the posterior's (full) covariance is log p(x) too: checked through
     # the mean-field formula below, whose gap vanishes when W^T W is diagonal.
     w_orth = np.array([[1.0, 0.0], [0.0, 0.6], [0.0, 0.8], [0.0, 0.0], [0.0, 0.0]])
     lam = np.diag(w_orth.T @ w_orth / S2 + 1.0)
-    m, _ = lg.posterior(x, jnp.asarray(w_orth), jnp.asarray(MU), S2)
-    elbo = lg.elbo(x, jnp.asarray(w_orth), jnp.asarray(MU), S2, m, jnp.asarray(-0.5 * np.log(lam)))
-    np.testing.assert_allclose(elbo, lg.log_marginal(x, jnp.asarray(w_orth), jnp.asarray(MU), S2), atol=1e-5, rtol=0)
+    m, _ = _posterior(x, jnp.asarray(w_orth), jnp.asarray(MU), S2)
+    elbo = _elbo(x, jnp.asarray(w_orth), jnp.asarray(MU), S2, m, jnp.asarray(-0.5 * np.log(lam)))
+    np.testing.assert_allclose(elbo, _log_marginal(x, jnp.asarray(w_orth), jnp.asarray(MU), S2), atol=1e-5, rtol=0)
 
 
-def test_mean_field_gap_formula_and_the_models_elbo(x64):
+def test_mean_field_gap_formula_and_the_models_elbo(mean_field):
     x = jnp.asarray(_data(64, seed=2))
-    exact = lg.log_marginal(x, jnp.asarray(W), jnp.asarray(MU), S2)
+    exact = _log_marginal(x, jnp.asarray(W), jnp.asarray(MU), S2)
     _, _, lam = _posterior_map()
-    m, _ = lg.posterior(x, jnp.asarray(W), jnp.asarray(MU), S2)
+    m, _ = _posterior(x, jnp.asarray(W), jnp.asarray(MU), S2)
     log_std = jnp.broadcast_to(jnp.asarray(-0.5 * np.log(np.diag(lam))), m.shape)
-    gap = float(lg.mean_field_gap(jnp.asarray(W), S2))
+    gap = float(_mean_field_gap(jnp.asarray(W), S2))
     assert gap == pytest.approx(0.5 * (np.sum(np.log(np.diag(lam))) - np.linalg.slogdet(lam)[1]), abs=1e-12)
     assert 0.2 < gap < 0.25
-    np.testing.assert_allclose(exact - lg.elbo(x, jnp.asarray(W), jnp.asarray(MU), S2, m, log_std), gap, atol=1e-5)
+    np.testing.assert_allclose(exact - _elbo(x, jnp.asarray(W), jnp.asarray(MU), S2, m, log_std), gap, atol=1e-5)
     # A perturbed diagonal posterior is worse than the best one.
-    assert np.all(lg.elbo(x, jnp.asarray(W), jnp.asarray(MU), S2, m + 0.1, log_std) < exact - gap)
+    assert np.all(_elbo(x, jnp.asarray(W), jnp.asarray(MU), S2, m + 0.1, log_std) < exact - gap)
     # The model's one-draw ELBO (reconstruction minus analytic KL) is unbiased for the closed form.
-    model = _linear_vae()
-    params = _mean_field_params(model)
+    model, params = mean_field
     draws = jax.jit(jax.vmap(model.elbo, in_axes=(None, None, 0)))(params, x, jax.random.split(jax.random.key(0), 200))
     per_x = np.asarray(draws.mean(0))
     se = np.asarray(draws.std(0)) / math.sqrt(200)
@@ -133,22 +137,39 @@ def test_mean_field_gap_formula_and_the_models_elbo(x64):
 
 
 @pytest.fixture(scope="module")
-def iwae_gaps(x64):
+def mean_field(x64):
+    """The linear VAE holding the pPCA model and its best mean-field posterior, shared (one compile of init)."""
     model = _linear_vae()
-    params = _mean_field_params(model)
+    return model, _mean_field_params(model)
+
+
+KEY = jax.random.key(11)
+
+
+@pytest.fixture(scope="module")
+def iwae_weights(mean_field):
+    """1000 importance weights of 2000 pPCA draws, draw ``k`` from ``fold_in(KEY, k)`` as ``iwae`` draws
+    them: the bound of every K is a logsumexp of the first K (one compiled program for all K)."""
+    model, params = mean_field
     x = jnp.asarray(_data(2000, seed=3))
-    exact = np.asarray(lg.log_marginal(x, jnp.asarray(W), jnp.asarray(MU), S2))
-    out = {}
+    keys = jax.vmap(lambda i: jax.random.fold_in(KEY, i))(jnp.arange(1000))
+    weights = jax.jit(jax.vmap(model.log_weights, in_axes=(None, None, 0)))(params, x, keys)  # [1000, 2000]
+    exact = np.asarray(_log_marginal(x, jnp.asarray(W), jnp.asarray(MU), S2))
+    return model, params, x, np.asarray(weights), exact
+
+
+def _bound(weights, k):
+    top = weights[:k].max(0)
+    return top + np.log(np.mean(np.exp(weights[:k] - top), 0))
+
+
+def test_iwae_gap_shrinks_with_k_to_the_stated_values(iwae_weights):
+    _, _, _, weights, exact = iwae_weights
+    gaps = {}
     for k in (1, 5, 50, 1000):
-        bound = np.asarray(jax.jit(lambda p, x, key, k=k: model.iwae(p, x, key, k))(params, x, jax.random.key(k)))
-        gap = exact - bound
-        out[k] = (gap.mean(), gap.std() / math.sqrt(gap.size))
-    return model, params, x, out
-
-
-def test_iwae_gap_shrinks_with_k_to_the_stated_values(iwae_gaps):
-    _, _, _, gaps = iwae_gaps
-    mf = float(lg.mean_field_gap(jnp.asarray(W), S2))
+        gap = exact - _bound(weights, k)
+        gaps[k] = (gap.mean(), gap.std() / math.sqrt(gap.size))
+    mf = float(_mean_field_gap(jnp.asarray(W), S2))
     assert abs(gaps[1][0] - mf) < 3 * gaps[1][1]  # K = 1 is the ELBO: its gap is the mean-field gap
     stated = {1: 0.22, 5: 0.08, 50: 0.02, 1000: 0.003}
     for k, value in stated.items():
@@ -161,19 +182,13 @@ def test_iwae_gap_shrinks_with_k_to_the_stated_values(iwae_gaps):
         assert g0 - g1 > 3 * math.hypot(s0, s1), (small, large, gaps)
 
 
-def test_iwae_does_not_depend_on_the_chunking(iwae_gaps):
-    model, params, x, _ = iwae_gaps
-    key = jax.random.key(11)
-
-    @jax.jit
-    def bounds(p, x):
-        return (model.iwae(p, x, key, 50, chunk_size=50), model.iwae(p, x, key, 50, chunk_size=7),
-                model.iwae(p, x, key, 1), model.log_weights(p, x, jax.random.fold_in(key, 0)))
-
-    whole, chunked, one, weight = bounds(params, x[:50])
-    np.testing.assert_allclose(chunked, whole, atol=1e-10, rtol=0)
-    # K = 1 is one importance weight: the draw of fold_in(key, 0).
-    np.testing.assert_allclose(one, weight, atol=1e-12, rtol=0)
+def test_iwae_is_the_logsumexp_of_its_weights_whatever_the_chunking(iwae_weights):
+    # K = 1000 in the model's chunks of 250 and K = 50 in chunks of 7 (the last one padded).
+    model, params, x, weights, _ = iwae_weights
+    bounds = jax.jit(lambda p, x: (model.iwae(p, x, KEY, 1000), model.iwae(p, x, KEY, 50, chunk_size=7)))
+    k1000, k50 = bounds(params, x)
+    np.testing.assert_allclose(k1000, _bound(weights, 1000), atol=1e-9, rtol=0)
+    np.testing.assert_allclose(k50, _bound(weights, 50), atol=1e-9, rtol=0)
 
 
 def _fit(model, params, loss, steps, lr, trainable):
@@ -205,7 +220,7 @@ def test_iaf_posterior_closes_the_mean_field_gap(x64):
     # gap log p(x) - ELBO falls from the mean-field 0.228 to below 1e-3.
     model = _linear_vae("iaf", flow_hidden=(16,))
     params = _mean_field_params(_linear_vae())
-    init = jax.tree_util.tree_map(np.asarray, model.init(jax.random.key(1), {"x": np.zeros((2, 5))}))
+    init = jax.tree_util.tree_map(np.asarray, jax.jit(model.init)(jax.random.key(1), {"x": np.zeros((2, 5))}))
     init["vae"]["params"]["decoder"] = jax.tree_util.tree_map(np.asarray, params["vae"]["params"]["decoder"])
     enc = np.zeros((5, 5))
     enc[:, :4] = params["vae"]["params"]["encoder"]["Dense_0"]["kernel"]
@@ -219,10 +234,10 @@ def test_iaf_posterior_closes_the_mean_field_gap(x64):
         return -jnp.mean(jax.vmap(lambda k: model.elbo(p, x, k))(keys))
 
     params = _fit(model, params, loss, 3000, 3e-3, ("encoder", "flow"))
-    exact = lg.log_marginal(x, jnp.asarray(W), jnp.asarray(MU), S2)
+    exact = _log_marginal(x, jnp.asarray(W), jnp.asarray(MU), S2)
     draws = exact - jax.jit(jax.vmap(model.elbo, in_axes=(None, None, 0)))(params, x, jax.random.split(jax.random.key(9), 50))
     gap, se = float(draws.mean()), float(draws.std() / math.sqrt(draws.size))
-    print(f"IAF posterior: log p(x) - ELBO = {gap:.2e} +- {se:.1e} (mean-field {float(lg.mean_field_gap(jnp.asarray(W), S2)):.3f})")
+    print(f"IAF posterior: log p(x) - ELBO = {gap:.2e} +- {se:.1e} (mean-field {float(_mean_field_gap(jnp.asarray(W), S2)):.3f})")
     assert gap < 1e-3 and gap > -3 * se, (gap, se)
 
 
@@ -245,9 +260,9 @@ def test_linear_vae_reaches_the_ppca_maximum_likelihood(x64):
     dec = params["vae"]["params"]["decoder"]["Dense_0"]
     log_std = params["vae"]["params"]["head"]["log_std"]
     s2 = float(jnp.exp(2.0 * soft_clamp(log_std, Gaussian("shared", 1.0).max_log_std)))
-    ll = float(jnp.mean(lg.log_marginal(x, dec["kernel"].T, dec["bias"], s2)))
+    ll = float(jnp.mean(_log_marginal(x, dec["kernel"].T, dec["bias"], s2)))
     mean, q_log_std = model.encode(params, x)
-    elbo = float(jnp.mean(lg.elbo(x, dec["kernel"].T, dec["bias"], s2, mean, q_log_std)))
+    elbo = float(jnp.mean(_elbo(x, dec["kernel"].T, dec["bias"], s2, mean, q_log_std)))
     print(f"linear VAE: log p {ll:.4f}, ELBO {elbo:.4f}, pPCA maximum likelihood {ml['log_likelihood']:.4f}")
     assert abs(ll - ml["log_likelihood"]) < 0.02, (ll, ml["log_likelihood"])
     assert abs(elbo - ml["log_likelihood"]) < 0.02, (elbo, ml["log_likelihood"])
