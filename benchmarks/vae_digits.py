@@ -51,21 +51,24 @@ def _row(row: str, runs: pathlib.Path, seconds: float | None) -> dict:
     out = {"row": row, "label": ROWS[row][0], "experiment": ROWS[row][1], "overrides": " ".join(ROWS[row][2]),
            "steps": m["step"], "bits_per_dim": m["bits_per_dim"], "bits_per_dim_seeds": per_seed,
            "bits_per_dim_spread": (max(per_seed) - min(per_seed)) / 2, "nll": m["nll"], "elbo": m["elbo"],
-           "kl": m["kl"], "active_units": m["active_units"], "train_seconds": seconds}
+           "kl": m["kl"], "active_units": m["active_units"], "w2": m.get("w2/default"),
+           "w2_floor": m.get("w2_floor"), "train_seconds": seconds}
     out.update({k: m[k] for k in m if (k.startswith("kl/group") or k.startswith("active_units/")
                                       or k.startswith("iwae/")) and "[" not in k})
     return out
 
 
 def _markdown(rows: list[dict]) -> str:
-    lines = ["| model | test bits/dim (IWAE, K = 1000), mean of 3 seeds | seeds 0 / 1 / 2 | test ELBO (nats) | KL (nats) | active units |",
-             "| --- | --- | --- | --- | --- | --- |"]
+    lines = ["| model | test bits/dim (IWAE, K = 1000), mean of 3 seeds | seeds 0 / 1 / 2 | test ELBO (nats) | KL (nats) "
+             "| active units | W2 / floor (300 samples) |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         seeds = " / ".join(f"{b:.3f}" for b in r["bits_per_dim_seeds"])
+        w2 = "" if r["w2"] is None else f"{r['w2']:.3f}" + ("" if r["w2_floor"] is None else f" / {r['w2_floor']:.3f}")
         lines.append(f"| {r['label']} | **{r['bits_per_dim']:.3f}** | {seeds} | {r['elbo']:.1f} | {r['kl']:.1f} "
-                     f"| {r['active_units']:.1f} |")
+                     f"| {r['active_units']:.1f} | {w2} |")
     for name, bpd in FLOWS.items():
-        lines.append(f"| {name} (exact likelihood, docs/flows.md) | {bpd:.3f} | one seed | | | |")
+        lines.append(f"| {name} (exact likelihood, docs/flows.md) | {bpd:.3f} | one seed | | | | |")
     return "\n".join(lines) + "\n"
 
 
@@ -80,8 +83,8 @@ def main() -> None:
     for row in args.only.split(","):
         seconds = None if args.no_train else _train(row, runs)
         rows.append(_row(row, runs, seconds))
-    report("vae_digits", rows, ["row", "bits_per_dim", "bits_per_dim_spread", "elbo", "kl", "active_units", "steps",
-                                "train_seconds"])
+    report("vae_digits", rows, ["row", "bits_per_dim", "bits_per_dim_spread", "elbo", "kl", "active_units", "w2",
+                                "w2_floor", "steps", "train_seconds"])
     md = _markdown(rows)
     (RESULTS / "vae_digits.md").write_text(md)
     print(md)
