@@ -46,19 +46,19 @@ def kernels(params: Any) -> Any:
 def power_iterate(weights: Any, u: Any, iters: int = 1) -> Any:
     """``iters`` power iterations of every weight from its right vector ``u`` (same tree)."""
 
-    def one(w, u0):
+    def one(w, u):
         m = jax.lax.stop_gradient(_matrix(w))
+        w = m.T @ _normalize(m @ u)
+        # A weight at 0 (zero-initialised layers) keeps its vector rather than losing it to 0.
+        return jnp.where(jnp.linalg.norm(w) > 1e-12, _normalize(w), u)
 
-        def body(_, u):
-            w = m.T @ _normalize(m @ u)
-            # A weight at 0 (zero-initialised layers) keeps its vector rather than losing it to 0.
-            return jnp.where(jnp.linalg.norm(w) > 1e-12, _normalize(w), u)
+    def step(_, u):
+        return jax.tree_util.tree_map(one, weights, u)
 
-        if iters == 1:  # the per-step update: no loop in the training program
-            return body(0, u0)
-        return jax.lax.fori_loop(0, iters, body, u0)
-
-    return jax.tree_util.tree_map(one, weights, u)
+    if iters == 1:  # the per-step update: no loop in the training program
+        return step(0, u)
+    # One loop over the whole tree (not one per kernel): a single program to compile, also eagerly.
+    return jax.lax.fori_loop(0, iters, step, u)
 
 
 def init_power_vectors(key: jax.Array, params: Any, iters: int = 10) -> Any:
