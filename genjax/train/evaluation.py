@@ -191,9 +191,7 @@ def plot_extras(model, params, dataset, directory: pathlib.Path, tag: str) -> li
 
 def _image_value_range(dataset) -> tuple[float, float]:
     dq = dataset.dequantization
-    if dq is None:
-        return (-1.0, 1.0)
-    return (dq.shift, dq.shift + dq.scale * dq.levels)
+    return (-1.0, 1.0) if dq is None else dq.value_range
 
 
 def stack_seeds(per_seed: list[dict[str, Any]]) -> dict[str, Any]:

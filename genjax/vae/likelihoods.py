@@ -25,7 +25,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from genjax.bijectors import transforms
+from genjax.bijectors.transforms import soft_clamp  # noqa: F401  (re-exported for the VAE models)
 from genjax.data import Dequantization
 from genjax.vae.bounds import sum_per_example
 
@@ -34,8 +34,6 @@ GAUSSIAN_SCALES = ("output", "per_dim", "shared", "fixed")
 LIKELIHOODS = ("gaussian", "bernoulli", "logistic")
 
 
-def soft_clamp(x, bound: float):
-    return transforms.soft_clamp(x, bound)
 
 
 def _log1mexp(t: jax.Array) -> jax.Array:
@@ -174,13 +172,8 @@ class DiscretizedLogistic:
     def global_shape(self, event_shape):
         return None
 
-    @property
-    def _bounds(self):
-        dq = self.dequantization
-        return dq.shift, dq.shift + dq.scale * dq.levels
-
     def _split(self, params):
-        low, high = self._bounds
+        low, high = self.dequantization.value_range
         width = high - low
         mu = 0.5 * (low + high) + 0.5 * width * params[..., 0]
         log_s = math.log(width) - 2.0 + soft_clamp(params[..., 1], self.max_log_scale)

@@ -39,7 +39,7 @@ def _image_shape(event_shape) -> tuple[int, ...] | None:
 
 def _value_range(dataset) -> tuple[float, float]:
     dq = dataset.dequantization
-    return (-1.0, 1.0) if dq is None else (dq.shift, dq.shift + dq.scale * dq.levels)
+    return (-1.0, 1.0) if dq is None else dq.value_range
 
 
 def _interleave(data: np.ndarray, recon: np.ndarray, row: int) -> np.ndarray:
