@@ -34,7 +34,7 @@ def _error_line(capsys, argv) -> str:
         ("--config.train.ema_decay=1.5", ["train.ema_decay", "[0, 1)"]),
         ("--config.train.schedule=exp", ["train.schedule", "cosine"]),
         ("--config.data.name=mnoons", ["data.name", "mnoons", "moons", "8gaussians"]),
-        ("--config.model.name=gan", ["model.name", "gan", "flow_matching"]),
+        ("--config.model.name=gann", ["model.name", "gann", "flow_matching"]),
         ("--config.model.ode.solver=rk99", ["model.ode.solver", "tsit5"]),
         ("--config.model.solver=heun", ["model.solver", "not used", "did you mean 'model.ode.solver'"]),
         ("--config.sample.sampler=rk4@5", ["sample.sampler", "rk4@5", "not a sampler", "heun[@steps]"]),
