@@ -31,7 +31,6 @@ decay, restarted every iteration (0: on its last step).
 
 from __future__ import annotations
 
-import pathlib
 
 from genjax import data as gdata
 from genjax.bridge.couplings import ReferenceCoupling, schrodinger_coupling
@@ -40,7 +39,8 @@ from genjax.bridge.matching import DIRECTIONS
 from genjax.bridge.model import SCHEDULES, DSBM, BridgeMatching
 from genjax.config import EVEN_INT, NONNEG_FLOAT, POS_FLOAT, POS_INT, UNIT_INTERVAL, WIDTHS, SectionReader, one_of, read_ode
 from genjax.errors import ConfigError, DataError
-from genjax.flow_matching import ConcatMLP, ExactOTCoupling, PairsCoupling, independent_coupling, load_pairs
+from genjax.flow_matching import ConcatMLP, ExactOTCoupling, independent_coupling
+from genjax.flow_matching.builders import pairs_coupling
 from genjax.nn import TimeMLP
 from genjax.ode import ODESolverConfig
 
@@ -86,22 +86,6 @@ def _source(r: SectionReader, dataset):
     return DatasetEndpoint(source)
 
 
-def _pairs(r: SectionReader, dataset) -> PairsCoupling:
-    path = r.get("pairs", "", lambda v: isinstance(v, str) and v != "", "the path of a pairs .npz file")
-    if not pathlib.Path(path).is_file():
-        raise ConfigError(f"config key 'model.pairs' = {path!r}: no such file (write it with "
-                          "genjax.flow_matching.save_pairs)")
-    try:
-        x0, x1 = load_pairs(path)
-    except (OSError, KeyError, ValueError) as e:
-        raise ConfigError(f"config key 'model.pairs' = {path!r} is not a pairs file with arrays x0 and x1 "
-                          f"({type(e).__name__})") from None
-    if x0.shape != x1.shape or tuple(x1.shape[1:]) != tuple(dataset.event_shape):
-        raise ConfigError(f"config key 'model.pairs' = {path!r} holds x0 {x0.shape} and x1 {x1.shape}; dataset "
-                          f"{dataset.name!r} needs both [pairs, {', '.join(map(str, dataset.event_shape))}]")
-    return PairsCoupling(x0, x1)
-
-
 def _coupling(r: SectionReader, dataset, sigma: float, default: str):
     kind = r.get("coupling", default, *one_of(COUPLINGS))
     if kind == "sinkhorn":
@@ -112,7 +96,7 @@ def _coupling(r: SectionReader, dataset, sigma: float, default: str):
     if kind == "exact_ot":
         return ExactOTCoupling()
     if kind == "pairs":
-        return _pairs(r, dataset)
+        return pairs_coupling(r, dataset)
     return independent_coupling
 
 

@@ -65,6 +65,31 @@ def _net(r: SectionReader, num_classes: int | None):
     )
 
 
+def pairs_coupling(r: SectionReader, dataset) -> PairsCoupling:
+    """The coupling of stored ``(x0, x1)`` pairs at ``model.pairs`` (a ``save_pairs`` file), checked against
+    ``dataset``: each problem a user can cause is one ConfigError line naming the key."""
+    from genjax.flow_matching.reflow import load_pairs
+
+    path = r.get("pairs", "", lambda v: isinstance(v, str) and v != "", "the path of a pairs .npz file")
+    if not pathlib.Path(path).is_file():
+        raise ConfigError(f"config key 'model.pairs' = {path!r}: no such file (write it with "
+                          "genjax.flow_matching.reflow.save_pairs, or run a reflow experiment)")
+    try:
+        x0, x1 = load_pairs(path)
+    except (OSError, KeyError, ValueError) as e:
+        raise ConfigError(f"config key 'model.pairs' = {path!r} is not a pairs file with arrays x0 and x1 "
+                          f"({type(e).__name__}); write it with genjax.flow_matching.reflow.save_pairs") from None
+    if x0.shape != x1.shape or x0.ndim < 2:
+        raise ConfigError(f"config key 'model.pairs' = {path!r}: x0 {x0.shape} and x1 {x1.shape} must have one "
+                          "shape [pairs, *event]")
+    if not (np.all(np.isfinite(x0)) and np.all(np.isfinite(x1))):
+        raise ConfigError(f"config key 'model.pairs' = {path!r} holds non-finite values (NaN or inf)")
+    if tuple(x1.shape[1:]) != tuple(dataset.event_shape):
+        raise ConfigError(f"config key 'model.pairs' = {path!r} holds pairs of shape {x1.shape[1:]}, "
+                          f"but dataset {dataset.name!r} has events of shape {dataset.event_shape}")
+    return PairsCoupling(x0, x1)
+
+
 def _coupling(r: SectionReader, dataset):
     kind = r.get("coupling", "independent", *one_of(COUPLINGS))
     if kind == "sinkhorn":
@@ -77,26 +102,7 @@ def _coupling(r: SectionReader, dataset):
     if kind == "exact_ot":
         return ExactOTCoupling()
     if kind == "pairs":
-        from genjax.flow_matching.reflow import load_pairs
-
-        path = r.get("pairs", "", lambda v: isinstance(v, str) and v != "", "the path of a pairs .npz file")
-        if not pathlib.Path(path).is_file():
-            raise ConfigError(f"config key 'model.pairs' = {path!r}: no such file (write it with "
-                              "genjax.flow_matching.reflow.save_pairs, or run a reflow experiment)")
-        try:
-            x0, x1 = load_pairs(path)
-        except (OSError, KeyError, ValueError) as e:
-            raise ConfigError(f"config key 'model.pairs' = {path!r} is not a pairs file with arrays x0 and x1 "
-                              f"({type(e).__name__}); write it with genjax.flow_matching.reflow.save_pairs") from None
-        if x0.shape != x1.shape or x0.ndim < 2:
-            raise ConfigError(f"config key 'model.pairs' = {path!r}: x0 {x0.shape} and x1 {x1.shape} must have one "
-                              "shape [pairs, *event]")
-        if not (np.all(np.isfinite(x0)) and np.all(np.isfinite(x1))):
-            raise ConfigError(f"config key 'model.pairs' = {path!r} holds non-finite values (NaN or inf)")
-        if tuple(x1.shape[1:]) != tuple(dataset.event_shape):
-            raise ConfigError(f"config key 'model.pairs' = {path!r} holds pairs of shape {x1.shape[1:]}, "
-                              f"but dataset {dataset.name!r} has events of shape {dataset.event_shape}")
-        return PairsCoupling(x0, x1)
+        return pairs_coupling(r, dataset)
     return independent_coupling
 
 
