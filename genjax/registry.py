@@ -20,6 +20,7 @@ FAMILY_PACKAGES = (
     "genjax.continuous",
     "genjax.diffusion",
     "genjax.flow_matching",
+    "genjax.gan",
 )
 
 
