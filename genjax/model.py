@@ -148,6 +148,12 @@ class ModelEntry:
       samplers: the sampler specs the built model accepts (checked when a config is loaded).
       tiny: ``model.*`` settings of a small, fast instance (tests, quick runs).
       default_experiment: the experiment module that shows the model at its best on 2-D data.
+      leaderboard: the experiment that stands for the family in ``genjax leaderboard``, per kind
+        of data (``"2d"``: 8gaussians and moons; ``"digits"``); one model per family declares it.
+        The leaderboard overrides data, budget, batch size and optimiser; a kind left out is a
+        row saying the family does not model that data.
+      leaderboard_overrides: config overrides (``"train.lr": 2e-4``) the family needs on top of
+        the leaderboard's common settings; they are printed in the row's notes.
     """
 
     build: Callable[..., Any]
@@ -156,3 +162,5 @@ class ModelEntry:
     samplers: SamplerTable = DEFAULT_SAMPLERS
     tiny: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     default_experiment: str | None = None
+    leaderboard: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    leaderboard_overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
