@@ -305,6 +305,32 @@ def test_mode_coverage_of_the_data_and_of_collapsed_samples():
     assert m["modes_covered"] == 1 and m["high_quality"] == pytest.approx(39 / 2500)
 
 
+def test_oracle_ddpm_of_the_benchmark_takes_per_example_times():
+    """The mixture's density and exact eps at a sampler's ``[batch]`` times equal the closed form
+    row by row, so the benchmark's exact-posterior DDPM rows sample."""
+    from benchmarks.gan_25gaussians import oracle_ddpm
+
+    dataset = data.get_dataset("25gaussians")
+    model = oracle_ddpm(2, dataset)
+    mixture, sde = model.net.data, model.net.sde
+    x = jnp.asarray(dataset.sample(jax.random.key(0), 6)["x"]) * 0.7
+    t = jnp.linspace(0.1, 0.9, 6)
+
+    def log_p(xi, ti):  # the mixture of the components' marginals N(m mu_k, m^2 Sigma_k + s^2 I), by scipy
+        comps = [jax.scipy.stats.multivariate_normal.logpdf(xi, *mixture.component(k).marginal(sde, ti))
+                 for k in range(mixture.weights.shape[0])]
+        return jax.scipy.special.logsumexp(jnp.log(mixture.weights) + jnp.stack(comps))
+
+    def eps(xi, ti):
+        return -sde.marginal(ti)[1] * jax.grad(log_p)(xi, ti)
+
+    for fn, ref in ((mixture.log_prob, log_p), (mixture.eps, eps)):
+        got = jax.jit(lambda x, t, fn=fn: fn(x, sde, t))(x, t)
+        np.testing.assert_allclose(got, jax.jit(jax.vmap(ref))(x, t), rtol=1e-5, atol=1e-6)
+    samples = model.sample({}, jax.random.key(1), 64)
+    assert samples.shape == (64, 2) and bool(jnp.all(jnp.isfinite(samples)))
+
+
 # ---------------------------------------------------------------------------------------------
 # config errors
 
