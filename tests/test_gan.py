@@ -210,11 +210,11 @@ def test_ddgan_forward_pairs_follow_the_process():
 
 
 def test_samplers_nfe_and_truncation():
-    model = _ddgan(8)
+    model = _ddgan(3)
     batch = data.get_dataset("25gaussians").test_batch(16)
     params = model.init(jax.random.key(0), batch)
     x, stats = model.sample_with_stats(params, jax.random.key(1), 16, sampler="posterior:truncation=0.5")
-    assert x.shape == (16, 2) and int(stats["nfe"]) == 8 and np.all(np.isfinite(x))
+    assert x.shape == (16, 2) and int(stats["nfe"]) == 3 and np.all(np.isfinite(x))
     g = gan.build_gan(ml_collections.ConfigDict({"name": "gan", "gen_hidden": (8,), "disc_hidden": (8,)}),
                       data.get_dataset("25gaussians"))
     gp = g.init(jax.random.key(0), batch)
@@ -305,6 +305,7 @@ def test_mode_coverage_of_the_data_and_of_collapsed_samples():
     assert m["modes_covered"] == 1 and m["high_quality"] == pytest.approx(39 / 2500)
 
 
+@pytest.mark.slow
 def test_oracle_ddpm_of_the_benchmark_takes_per_example_times():
     """The mixture's density and exact eps at a sampler's ``[batch]`` times equal the closed form
     row by row, so the benchmark's exact-posterior DDPM rows sample."""
