@@ -104,7 +104,7 @@ class _Common:
         self.bins = None
         if dq is not None:
             if rescale:
-                lo, hi = dq.shift, dq.shift + dq.scale * dq.levels
+                lo, hi = dq.value_range
                 scale = 2.0 / (hi - lo)
                 self.transform = Affine(scale, -1.0 - scale * lo)
             self.bins = Bins(self.transform.forward(dq.shift), self.transform.scale * dq.scale, dq.levels)
