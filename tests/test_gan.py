@@ -176,7 +176,7 @@ def test_ddgan_posterior_is_the_diffusion_familys_closed_form():
         np.testing.assert_allclose(mean[0], x0[0], rtol=1e-12)
 
 
-@pytest.mark.parametrize("num_steps", [2, 4, 8])
+@pytest.mark.parametrize("num_steps", [pytest.param(2, marks=pytest.mark.slow), 4, pytest.param(8, marks=pytest.mark.slow)])
 def test_perfect_x0_predictor_reproduces_the_forward_marginals(num_steps):
     """From ``x_T ~ q(x_T | x0)``, T posterior steps with ``x0_hat = x0`` visit ``x_k ~ q(x_k | x0)``:
     mean ``m_k x0`` and variance ``s_k^2`` at every ``k``, within four standard errors."""
@@ -213,12 +213,15 @@ def test_samplers_nfe_and_truncation():
     model = _ddgan(3)
     batch = data.get_dataset("25gaussians").test_batch(16)
     params = model.init(jax.random.key(0), batch)
-    x, stats = model.sample_with_stats(params, jax.random.key(1), 16, sampler="posterior:truncation=0.5")
+    # One compiled program per sampler: eager dispatch of the tiny networks costs more than the maths.
+    x, stats = jax.jit(lambda p, k: model.sample_with_stats(p, k, 16, sampler="posterior:truncation=0.5"))(
+        params, jax.random.key(1))
     assert x.shape == (16, 2) and int(stats["nfe"]) == 3 and np.all(np.isfinite(x))
     g = gan.build_gan(ml_collections.ConfigDict({"name": "gan", "gen_hidden": (8,), "disc_hidden": (8,)}),
                       data.get_dataset("25gaussians"))
     gp = g.init(jax.random.key(0), batch)
-    x0, stats = g.sample_with_stats(gp, jax.random.key(1), 5, sampler="generator:truncation=0")
+    x0, stats = jax.jit(lambda p, k: g.sample_with_stats(p, k, 5, sampler="generator:truncation=0"))(
+        gp, jax.random.key(1))
     assert int(stats["nfe"]) == 1
     np.testing.assert_allclose(x0, jnp.broadcast_to(x0[0], x0.shape))  # z = 0 for every sample
 
