@@ -516,6 +516,9 @@ def apply_override(config: ml_collections.ConfigDict, path: str, text: str) -> N
     family's builder, which rejects keys it does not read.
     """
     parent_path, _, leaf = path.rpartition(".")
+    if path.startswith("train.groups.") and path.count(".") == 3:
+        _set_group_optimizer_key(config, path, text)
+        return
     if path.startswith("model.") and leaf:
         parent = _model_parent(config, parent_path, path)
         if leaf not in parent:
@@ -540,6 +543,26 @@ def apply_override(config: ml_collections.ConfigDict, path: str, text: str) -> N
     except TypeError:
         kind = type(current).__name__
         raise ConfigError(f"config key '{path}' expects a {kind} (current value {current!r}); got {text!r}") from None
+
+
+def _set_group_optimizer_key(config, path: str, text: str) -> None:
+    """``train.groups.<group>.<key>``: the group's section is created if the experiment has none,
+    and the value is parsed like ``train.<key>`` (checked with the other keys at load time)."""
+    _, _, group, key = path.split(".")
+    if key not in GROUP_OPTIMIZER_KEYS:
+        raise ConfigError(f"config key '{path}' is not an optimiser key; allowed: {', '.join(GROUP_OPTIMIZER_KEYS)}")
+    groups = config.train.groups
+    if group not in groups:
+        with groups.unlocked():
+            groups[group] = ml_collections.ConfigDict()
+    current = groups[group].get(key, config.train[key])
+    try:
+        value = _parse_like(text, current)
+    except (ValueError, SyntaxError):
+        raise ConfigError(f"config key '{path}' expects a {type(current).__name__} like 'train.{key}'; "
+                          f"got {text!r}") from None
+    with groups[group].unlocked():
+        groups[group][key] = value
 
 
 def _model_parent(config, parent_path: str, path: str) -> ml_collections.ConfigDict:

@@ -53,11 +53,16 @@ class Update:
         ``params[group]`` only, the other groups held fixed at their current values.
       repeats: how many times in a row (e.g. ``n_critic`` discriminator updates per generator
         update); each repeat draws its own key.
+      when: the name of a model method ``(step) -> bool scalar`` saying whether the update is made
+        at this step (a generator updated every other step, a bridge's two directions trained in
+        alternating phases), or None for every step. Skipped, the group's parameters and optimiser
+        state are unchanged and the update's metrics are 0, with ``<group>/active`` = 0.
     """
 
     group: str
     loss: str
     repeats: int = 1
+    when: str | None = None
 
     def __post_init__(self):
         if self.repeats < 1:
@@ -132,6 +137,8 @@ def contract_violations(model: Any) -> list[str]:
     for update in getattr(model, "update_plan", None) or ():
         if not isinstance(update, Update) or not callable(getattr(model, update.loss, None)):
             problems.append(f"update {update!r} names no loss method of the model")
+        elif update.when is not None and not callable(getattr(model, update.when, None)):
+            problems.append(f"update {update!r} names no method {update.when!r} of the model")
     if not isinstance(getattr(model, "samplers", None), SamplerTable):
         problems.append("samplers is not a SamplerTable")
     kind = getattr(model, "log_prob_kind", "<missing>")

@@ -21,6 +21,7 @@ FAMILY_PACKAGES = (
     "genjax.diffusion",
     "genjax.flow_matching",
     "genjax.bridge",
+    "genjax.gan",
     "genjax.vae",
 )
 

@@ -61,6 +61,10 @@ def ffjord_reference(name, n, rng):
         centers = 4.0 * np.array([(1, 0), (-1, 0), (0, 1), (0, -1), (s, s), (s, -s), (-s, s), (-s, -s)])
         idx = rng.integers(8, size=n)
         return (rng.normal(size=(n, 2)) * 0.5 + centers[idx]) / 1.414, idx
+    if name == "25gaussians":  # the 5x5 grid of the GAN literature, scaled to unit variance
+        grid = np.array([(i, j) for i in range(-2, 3) for j in range(-2, 3)], float) * 2.0
+        idx = rng.integers(25, size=n)
+        return (grid[idx] + 0.05 * rng.normal(size=(n, 2))) / 2.828, idx
     if name == "pinwheel":
         per = n // 5
         rads = np.linspace(0, 2 * np.pi, 5, endpoint=False)
@@ -99,8 +103,15 @@ def test_toy_matches_ffjord_definition(name):
     x, label = (np.asarray(a) for a in TOY_SAMPLERS[name](jax.random.key(1), n))
     ref_x, ref_label = ffjord_reference(name, n, np.random.default_rng(1))
     assert x.shape == (n, 2) and x.dtype == np.float32 and label.dtype == np.int32
-    groups = range(TOY_NUM_CLASSES.get(name, 1))
+    # Per label where each label has thousands of points (25gaussians' components: below).
+    groups = range(TOY_NUM_CLASSES.get(name, 1)) if TOY_NUM_CLASSES.get(name, 1) <= 8 else [None]
     for k in groups:
+        if k is None:
+            a, b = x, ref_x
+            (ma, sa, ca), (mb, sb, cb) = _moments(a), _moments(b)
+            np.testing.assert_allclose(ma, mb, atol=5 * np.sqrt(2 / n) * sb.max(), err_msg=f"{name} mean")
+            np.testing.assert_allclose(sa, sb, rtol=0.03, err_msg=f"{name} std")
+            continue
         a, b = x[label == k], ref_x[ref_label == k]
         assert abs(len(a) / n - len(b) / n) < 0.02, (name, k)  # component weights
         (ma, sa, ca), (mb, sb, cb) = _moments(a), _moments(b)
@@ -118,6 +129,22 @@ def test_eight_gaussians_components():
         assert np.linalg.norm(xk.mean(0)) == pytest.approx(radius, abs=0.05)
         np.testing.assert_allclose(xk.std(0), 0.5 / 1.414, rtol=0.08)
     np.testing.assert_allclose(x[label == 0].mean(0), [radius, 0.0], atol=0.05)
+
+
+def test_twenty_five_gaussians_components():
+    """Each of the 25 components: weight 1/25, centre and std as declared in ``modes``, within
+    five standard errors."""
+    n = 25_000
+    dataset = get_dataset("25gaussians")
+    x, label = (np.asarray(a) for a in TOY_SAMPLERS["25gaussians"](KEY, n))
+    centers, std = np.asarray(dataset.modes.centers), dataset.modes.std
+    np.testing.assert_allclose(np.abs(np.diff(np.unique(centers[:, 0]))), 2 / 2.828, rtol=1e-6)
+    counts = np.bincount(label, minlength=25)
+    assert np.all(np.abs(counts - n / 25) < 5 * np.sqrt(n * (1 / 25) * (24 / 25))), counts
+    for k in range(25):
+        xk = x[label == k]
+        np.testing.assert_allclose(xk.mean(0), centers[k], atol=5 * std / np.sqrt(len(xk)))
+        np.testing.assert_allclose(xk.std(0), std, rtol=5 / np.sqrt(2 * len(xk)))
 
 
 @pytest.mark.parametrize(

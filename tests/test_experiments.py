@@ -14,7 +14,7 @@ from genjax import cli
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 EXPERIMENTS = sorted(cli.runnable_experiments())
-TFDS = {"ddpm_mnist", "ddpm_cifar10", "glow_mnist", "realnvp_mnist", "hvae_mnist", "vae_binarized_mnist"}
+TFDS = {"ddpm_mnist", "ddpm_cifar10", "glow_mnist", "realnvp_mnist", "ddgan_cifar10", "hvae_mnist", "vae_binarized_mnist"}
 DEFAULT_TIER = ("nsf_toy", "icfm_8gaussians_moons")  # both import a sibling module; every file runs in the slow tier
 # The GPU-sized image configs compile a full UNet for CPU in minutes: narrower nets and a
 # 2-step sampler keep the command's path (tfds pipeline, training, checkpoint, evaluation).
@@ -22,6 +22,8 @@ SMALLER = {
     "ddpm_mnist": ["--config.model.channels=8", "--config.eval.samplers=('ddim@2',)", "--config.model.sampler=ddim@2"],
     "realnvp_mnist": ["--config.model.channels=8"],
     "ddpm_cifar10": ["--config.model.channels=8", "--config.eval.samplers=('ddim@2',)", "--config.model.sampler=ddim@2"],
+    "ddgan_cifar10": ["--config.model.channels=8", "--config.model.channel_mult=(1,2)", "--config.model.disc_channels=8",
+                      "--config.model.disc_channel_mult=(1,2)", "--config.model.mapping_hidden=(16,)"],
     "hvae_mnist": ["--config.model.width=8", "--config.model.num_groups=2", "--config.model.enc_cells=1",
                    "--config.model.dec_cells=1", "--config.model.eval_samples=4", "--config.model.eval_ks=(2,)"],
     "vae_binarized_mnist": ["--config.model.eval_samples=4", "--config.model.eval_ks=(2,)"],

@@ -116,6 +116,15 @@ SHARDED_SCRIPT = textwrap.dedent(
 )
 
 
+def sharded_script(factory: str = "tests.conftest:tiny_fm_config", seeds: tuple[int, ...] = (1, 2)) -> str:
+    """SHARDED_SCRIPT for another tiny config (``module:function``, any keyword-free config
+    factory taking ``num_seeds``) and other seed counts."""
+    module, name = factory.split(":")
+    return SHARDED_SCRIPT.replace("from tests.conftest import tiny_fm_config",
+                                  f"from {module} import {name} as tiny_fm_config").replace(
+        "for seeds in (1, 2):", f"for seeds in {tuple(seeds)!r}:")
+
+
 def _run_python(code: str, env_extra: dict, timeout: float = 900) -> str:
     env = {**os.environ, **env_extra, "PYTHONPATH": str(REPO)}
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)

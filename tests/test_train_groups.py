@@ -114,6 +114,19 @@ def test_group_optimizers_take_train_groups_overrides():
         make_group_optimizers(train, ("a", "b"))
 
 
+def test_group_keys_can_be_given_on_the_command_line():
+    from genjax import config as gconfig
+
+    c = gconfig.default_config()
+    gconfig.apply_override(c, "train.groups.disc.lr", "4e-4")
+    gconfig.apply_override(c, "train.groups.disc.b1", "0")
+    assert dict(c.train.groups.disc) == {"lr": 4e-4, "b1": 0.0} and isinstance(c.train.groups.disc.b1, float)
+    with pytest.raises(ConfigError, match="train.groups.disc.momentum.*not an optimiser key"):
+        gconfig.apply_override(c, "train.groups.disc.momentum", "0.9")
+    with pytest.raises(ConfigError, match="train.groups.gen.lr.*expects a float"):
+        gconfig.apply_override(c, "train.groups.gen.lr", "fast")
+
+
 def test_group_keys_are_checked_when_the_config_loads():
     from genjax import config as gconfig
 
@@ -127,3 +140,37 @@ def test_group_keys_are_checked_when_the_config_loads():
         c.train.groups.disc = ml_collections.ConfigDict({"momentum": 0.9})
     with pytest.raises(ConfigError, match="train.groups.disc.momentum.*not an optimiser key"):
         gconfig.validate(c)
+
+
+class Alternating(TwoPlayers):
+    """``b`` is updated only at even steps (``Update.when``), as a bridge's two directions or a
+    generator trained every other step would be."""
+
+    update_plan = (Update("a", "loss_a"), Update("b", "loss_b", when="even_step"))
+
+    def even_step(self, step):
+        return step % 2 == 0
+
+
+def test_gated_update_is_skipped_with_its_optimiser_state_and_vmaps():
+    model = Alternating()
+    assert contract_violations(model) == []
+    txs = {"a": optax.sgd(0.1), "b": optax.adam(0.05)}
+    step = jax.jit(make_train_step(model, txs))
+    s0 = init_state(model, txs, jax.random.key(0), BATCH)
+    s1, m1 = step(s0, BATCH)  # step 0: both groups
+    s2, m2 = step(s1, BATCH)  # step 1: a only
+    assert float(m1["b/active"]) == 1.0 and float(m2["b/active"]) == 0.0 and float(m2["b/loss"]) == 0.0
+    assert not np.allclose(s1.params["b"], s0.params["b"])
+    jax.tree_util.tree_map(np.testing.assert_array_equal, (s2.params["b"], s2.opt_state["b"]), (s1.params["b"], s1.opt_state["b"]))
+    assert not np.allclose(s2.params["a"], s1.params["a"])
+    # under vmap over seeds the gate is per seed's step (both branches run, the right one is kept)
+    seeds = jax.vmap(lambda k: init_state(model, txs, k, BATCH))(jax.random.split(jax.random.key(1), 2))
+    seeds = seeds.replace(step=jnp.array([0, 1], jnp.int32))
+    out, m = jax.jit(jax.vmap(make_train_step(model, txs), in_axes=(0, None)))(seeds, BATCH)
+    np.testing.assert_array_equal(m["b/active"], [1.0, 0.0])
+    np.testing.assert_array_equal(out.params["b"][1], seeds.params["b"][1])
+    for i in range(2):
+        one = jax.tree_util.tree_map(lambda x, i=i: x[i], seeds)
+        want, _ = step(one, BATCH)
+        jax.tree_util.tree_map(lambda x, y, i=i: np.testing.assert_allclose(x[i], y, rtol=1e-6, atol=1e-7), out, want)

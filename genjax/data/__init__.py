@@ -14,8 +14,8 @@ import jax
 import numpy as np
 
 from genjax.data.arrays import ArrayDataset
-from genjax.data.base import Batch, Dataset, Dequantization
-from genjax.data.toy import TOY_NUM_CLASSES, TOY_SAMPLERS, ToyDataset
+from genjax.data.base import Batch, Dataset, Dequantization, Modes
+from genjax.data.toy import TOY_MODES, TOY_NUM_CLASSES, TOY_SAMPLERS, ToyDataset
 from genjax.errors import DataError
 
 __all__ = [
@@ -24,6 +24,8 @@ __all__ = [
     "DATASETS",
     "Dataset",
     "Dequantization",
+    "Modes",
+    "TOY_MODES",
     "TOY_NUM_CLASSES",
     "TOY_SAMPLERS",
     "ToyDataset",
@@ -36,6 +38,7 @@ TFDS_PREFIX = "tfds:"
 
 DATASETS: dict[str, str] = {
     "8gaussians": "2-D: eight Gaussians (std 0.5/1.414) on a circle of radius 4/1.414; 8 labels",
+    "25gaussians": "2-D: 5x5 grid of Gaussians (spacing 2/2.828, std 0.05/2.828); 25 labels",
     "checkerboard": "2-D: uniform on 8 squares of a 4x4 checkerboard over [-4, 4]^2",
     "2spirals": "2-D: two interleaved noisy spirals; 2 labels",
     "pinwheel": "2-D: five curved arms; 5 labels",

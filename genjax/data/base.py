@@ -40,6 +40,23 @@ class Dequantization:
         return self.shift, self.shift + self.scale * self.levels
 
 
+@dataclasses.dataclass(frozen=True)
+class Modes:
+    """The components of a mixture of isotropic Gaussians of one standard deviation.
+
+    Attributes:
+      centers: ``(K, D)`` nested tuples of floats (hashable: models hold it as a static value).
+      std: the components' common standard deviation per coordinate.
+    """
+
+    centers: tuple[tuple[float, ...], ...]
+    std: float
+
+    @property
+    def num_modes(self) -> int:
+        return len(self.centers)
+
+
 def shard_rows(batch_size: int, shard: int, num_shards: int) -> tuple[int, int]:
     """``(start, stop)`` of shard ``shard`` of ``num_shards`` equal blocks of a batch of ``batch_size`` rows."""
     if num_shards < 1 or not 0 <= shard < num_shards or batch_size % num_shards:
@@ -58,6 +75,8 @@ class Dataset:
       dequantization: set for datasets of discrete values (bits/dim), else ``None``.
       in_memory: True when ``train_batch`` is pure JAX (jit/vmap-able with a traced ``step``
         and ``key``); False for host pipelines (tfds + grain), which need concrete values.
+      modes: for a mixture of isotropic Gaussians (8gaussians, 25gaussians), its components,
+        for mode-coverage metrics (``genjax.metrics.mode_coverage``); else ``None``.
     """
 
     name: str = ""
@@ -65,6 +84,7 @@ class Dataset:
     num_classes: int | None = None
     dequantization: Dequantization | None = None
     in_memory: bool = True
+    modes: Modes | None = None
 
     def train_batch(self, key: jax.Array, step, batch_size: int) -> Batch:
         """The training batch at ``step`` of the stream determined by ``key``."""

@@ -11,6 +11,9 @@ label returned with the point.
 
 - ``8gaussians``: ``k ~ U{0..7}``; ``x = (4 c_k + 0.5 N_2) / 1.414`` with ``c_k`` in the order
   ``(1, 0), (-1, 0), (0, 1), (0, -1), (s, s), (s, -s), (-s, s), (-s, -s)``, ``s = 1/sqrt(2)``.
+- ``25gaussians`` (the 5x5 grid of the GAN literature: VEEGAN, PacGAN, DDGAN): ``k ~ U{0..24}``;
+  ``x = ((2 (k // 5) - 4, 2 (k mod 5) - 4) + 0.05 N_2) / 2.828``: centres 0.707 apart, std
+  0.0177, each coordinate of unit variance.
 - ``checkerboard``: ``x1 = 4U - 2``; ``x2 = U - 2 U{0, 1} + (floor(x1) mod 2)``;
   ``x = 2 (x1, x2)``: uniform on the 8 dark squares (side 2) of a 4x4 board on ``[-4, 4]^2``.
   ``k = 0``.
@@ -46,7 +49,7 @@ import jax
 import jax.numpy as jnp
 
 from genjax.data.arrays import held_out_key
-from genjax.data.base import Batch, Dataset
+from genjax.data.base import Batch, Dataset, Modes
 from genjax.errors import DataError
 
 Sampler = Callable[[jax.Array, int], tuple[jax.Array, jax.Array]]
@@ -75,6 +78,13 @@ def _eight_gaussians(key):
     label = jax.random.randint(k_label, (), 0, 8)
     center = 4.0 * jnp.asarray(_EIGHT_CENTERS, jnp.float32)[label]
     return (center + 0.5 * _normal2(k_noise)) / 1.414, label
+
+
+def _twenty_five_gaussians(key):
+    k_label, k_noise = jax.random.split(key)
+    label = jax.random.randint(k_label, (), 0, 25)
+    center = 2.0 * jnp.stack([label // 5, label % 5]).astype(jnp.float32) - 4.0
+    return (center + 0.05 * _normal2(k_noise)) / 2.828, label
 
 
 def _checkerboard(key):
@@ -150,6 +160,7 @@ def _batched(point: Callable) -> Sampler:
 
 TOY_SAMPLERS: dict[str, Sampler] = {
     "8gaussians": _batched(_eight_gaussians),
+    "25gaussians": _batched(_twenty_five_gaussians),
     "checkerboard": _batched(_checkerboard),
     "2spirals": _batched(_two_spirals),
     "pinwheel": _batched(_pinwheel),
@@ -163,11 +174,19 @@ TOY_SAMPLERS: dict[str, Sampler] = {
 # Sets whose label is a mixture component, class or curve; the others return label 0.
 TOY_NUM_CLASSES: dict[str, int] = {
     "8gaussians": 8,
+    "25gaussians": 25,
     "pinwheel": 5,
     "rings": 4,
     "circles": 2,
     "moons": 2,
     "2spirals": 2,
+}
+
+# The mixtures of isotropic Gaussians, in label order (for mode-coverage metrics).
+TOY_MODES: dict[str, Modes] = {
+    "8gaussians": Modes(tuple((4.0 * a / 1.414, 4.0 * b / 1.414) for a, b in _EIGHT_CENTERS), 0.5 / 1.414),
+    "25gaussians": Modes(tuple(((2.0 * i - 4.0) / 2.828, (2.0 * j - 4.0) / 2.828) for i in range(5) for j in range(5)),
+                         0.05 / 2.828),
 }
 
 DEFAULT_TEST_SIZE = 2000
@@ -188,6 +207,7 @@ class ToyDataset(Dataset):
             raise DataError(f"unknown toy dataset {name!r}; known: {', '.join(TOY_SAMPLERS)}")
         self.name = name
         self.num_classes = TOY_NUM_CLASSES.get(name)
+        self.modes = TOY_MODES.get(name)
         self._sample = jax.jit(TOY_SAMPLERS[name], static_argnums=1)
 
     def sample(self, key: jax.Array, num: int) -> Batch:

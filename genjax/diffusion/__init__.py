@@ -69,6 +69,7 @@ from genjax.diffusion.schedules import (
     Schedule,
     cosine_betas,
     linear_betas,
+    vp_betas,
 )
 from genjax.diffusion.sde import SDE, VESDE, VPSDE, ReverseSDE, SubVPSDE
 from genjax.diffusion.times import ContinuousTimes, DiscreteTimes
@@ -167,4 +168,5 @@ __all__ = [
     "sample_chain",
     "sliced_score_matching",
     "vlb_term",
+    "vp_betas",
 ]

@@ -41,9 +41,18 @@ class GaussianData:
         return m * self.mean, m**2 * self.cov + s**2 * eye
 
     def log_prob(self, x: jax.Array, sde: SDE | None = None, t=None) -> jax.Array:
-        """``log p_t(x)`` for ``x [batch, D]`` (``p_0`` = the data when ``sde`` is None)."""
-        mean, cov = (self.mean, self.cov) if sde is None else self.marginal(sde, t)
-        return _mvn_logp(x, mean, cov)
+        """``log p_t(x)`` for ``x [batch, D]`` (``p_0`` = the data when ``sde`` is None); ``t`` a
+        scalar or ``[batch]`` (a sampler's per-example times, each example against its own marginal)."""
+        if sde is None:
+            return _mvn_logp(x, self.mean, self.cov)
+        # In the eigenbasis of Sigma the marginal's covariance is diag(m^2 lam + s^2): one
+        # eigendecomposition serves every time (as in _precision_times).
+        lam, u = jnp.linalg.eigh(self.cov)
+        t = jnp.broadcast_to(jnp.asarray(t, x.dtype), x.shape[:1])
+        m, s = sde.marginal(t)
+        var = m[:, None] ** 2 * lam + s[:, None] ** 2
+        coords = (x - m[:, None] * self.mean) @ u
+        return -0.5 * jnp.sum(coords**2 / var + jnp.log(2 * jnp.pi * var), -1)
 
     def _precision_times(self, x: jax.Array, sde: SDE, t, scale_by_s: bool) -> jax.Array:
         """``c (m^2 Sigma + s^2 I)^{-1} (x - m mu)`` with ``c = s`` or 1, per example.
@@ -98,7 +107,8 @@ class GaussianMixture:
         return lp - logsumexp(lp, axis=-1, keepdims=True)
 
     def score(self, x: jax.Array, sde: SDE, t, label: jax.Array | None = None) -> jax.Array:
-        """``grad log p_t(x)``, or ``grad log p_t(x | label)`` for a label ``[batch]``; ``t`` scalar."""
+        """``grad log p_t(x)``, or ``grad log p_t(x | label)`` for a label ``[batch]``; ``t`` a scalar
+        or ``[batch]``."""
         if label is None:
             return jax.grad(lambda y: jnp.sum(self.log_prob(y, sde, t)))(x)
         def cond(y):

@@ -2,7 +2,8 @@
 
 Three builders share the network, prediction, guidance, likelihood and sampling keys:
 
-- ``ddpm``: a VP process trained at ``num_steps`` discrete times (linear or cosine betas);
+- ``ddpm``: a VP process trained at ``num_steps`` discrete times (linear or cosine betas, or
+  ``vp``: the VP SDE's ``beta_min .. beta_max`` on ``num_steps`` steps, ``vp_betas``);
   simple or full variational loss; ``log_prob`` the variational bound (or the PF-ODE).
 - ``score_sde``: VP, sub-VP or VE SDE in continuous time; denoising or sliced score matching;
   ``log_prob`` through the probability-flow ODE.
@@ -35,6 +36,7 @@ from genjax.diffusion.schedules import (
     LinearBeta,
     cosine_betas,
     linear_betas,
+    vp_betas,
 )
 from genjax.diffusion.sde import VESDE, VPSDE, SubVPSDE
 from genjax.diffusion.times import ContinuousTimes, DiscreteTimes
@@ -138,9 +140,12 @@ def build_ddpm(model_config, dataset) -> Diffusion:
     r = SectionReader(model_config, "model")
     c = _Common(r, dataset, default_sampler="ddpm")
     num_steps = r.get("num_steps", 1000, *POS_INT)
-    schedule = r.get("schedule", "linear", *one_of(("linear", "cosine")))
+    schedule = r.get("schedule", "linear", *one_of(("linear", "cosine", "vp")))
     if schedule == "linear":
         betas = linear_betas(num_steps, r.get("beta_start", 1e-4, *POS_FLOAT), r.get("beta_end", 0.02, *UNIT_OPEN))
+    elif schedule == "vp":  # the VP SDE on num_steps steps of [t_min, 1]: DDGAN's few-step grid
+        betas = vp_betas(num_steps, r.get("beta_min", 0.1, *POS_FLOAT), r.get("beta_max", 20.0, *POS_FLOAT),
+                         r.get("t_min", 1e-3, *UNIT_INTERVAL))
     else:
         betas = cosine_betas(num_steps)
     sde = VPSDE(DiscreteSchedule(betas))

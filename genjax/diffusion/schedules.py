@@ -128,6 +128,20 @@ def linear_betas(num_steps: int, beta_start: float = 1e-4, beta_end: float = 0.0
     return np.minimum(np.linspace(scale * beta_start, scale * beta_end, num_steps, dtype=np.float64), max_beta)
 
 
+def vp_betas(num_steps: int, beta_min: float = 0.1, beta_max: float = 20.0, t_min: float = 1e-3) -> np.ndarray:
+    """The VP SDE's linear-beta process (``LinearBeta``) on ``num_steps`` equal steps of ``[t_min, 1]``.
+
+    Step ``i`` ends at ``t_i = t_min + (1 - t_min) i / T`` and ``alpha_bar_i`` is
+    ``alpha_bar(t_i) / alpha_bar(t_min)``, so the data sit at ``i = 0`` without noise: the
+    few-step discretisation of denoising diffusion GANs (Xiao et al. 2022), which keeps the
+    continuous process's ``alpha_bar(1)`` (about 4e-5 for the defaults) at any ``T``, where
+    ``linear_betas`` clips its scaled betas at ``max_beta`` for small ``T``.
+    """
+    t = t_min + (1.0 - t_min) * np.arange(num_steps + 1, dtype=np.float64) / num_steps
+    log_ab = -(beta_min * t + 0.5 * (beta_max - beta_min) * t**2)
+    return -np.expm1(np.diff(log_ab))
+
+
 def cosine_betas(num_steps: int, s: float = 0.008, max_beta: float = 0.999) -> np.ndarray:
     """Nichol & Dhariwal's cosine betas: ``alpha_bar(t) = cos^2((t + s) / (1 + s) pi / 2)`` / its value at 0."""
     t = np.arange(num_steps + 1, dtype=np.float64) / num_steps

@@ -6,9 +6,11 @@ embedding added between the convs), self-attention at the levels in ``attention_
 3x3 convs down and nearest-neighbour resizes up to the skip connection's size (so odd sizes
 such as 28 -> 14 -> 7 work), and a zero-initialised output conv (the network starts at 0).
 
-Call: ``(x [batch, H, W, C], t [batch], label [batch] | None) -> [batch, H, W, C]``. With
-``num_classes`` set, label id ``num_classes`` is the null class (classifier-free guidance) and
-``label=None`` means it.
+Call: ``(x [batch, H, W, C], t [batch], label [batch] | None, cond [batch, K] | None) ->
+[batch, H, W, C]``. With ``num_classes`` set, label id ``num_classes`` is the null class
+(classifier-free guidance) and ``label=None`` means it. ``cond``, any per-example vector (a
+GAN generator's latent), is mapped by a dense layer and added to the time embedding, so it
+reaches every residual block as the time does.
 """
 
 from __future__ import annotations
@@ -85,7 +87,8 @@ class UNet(nn.Module):
     groups: int = 8
 
     @nn.compact
-    def __call__(self, x: jax.Array, t: jax.Array, label: jax.Array | None = None) -> jax.Array:
+    def __call__(self, x: jax.Array, t: jax.Array, label: jax.Array | None = None,
+                 cond: jax.Array | None = None) -> jax.Array:
         batch = x.shape[0]
         emb_dim = 4 * self.channels
         t = jnp.broadcast_to(jnp.asarray(t, x.dtype), (batch,))
@@ -94,6 +97,8 @@ class UNet(nn.Module):
             if label is None:
                 label = jnp.full((batch,), self.num_classes, jnp.int32)
             emb = emb + nn.Embed(self.num_classes + 1, emb_dim)(label)
+        if cond is not None:
+            emb = emb + nn.Dense(emb_dim)(cond)
 
         h = nn.Conv(self.channels, (3, 3))(x)
         skips = [h]

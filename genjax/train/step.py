@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -45,9 +46,9 @@ def make_train_step(
     A one-group model is trained on ``model.loss``. A model with an ``update_plan`` gets one
     gradient update per ``Update`` (``repeats`` times each), in order, each with its group's
     optimiser and its own key ``fold_in(fold_in(key, i), r)``, later updates seeing the
-    parameters earlier ones produced; then ``model.after_update``. Its metrics are prefixed by
-    group (``disc/loss``, ``gen/grad_norm``, ...) and ``loss`` is the sum of the updates' last
-    losses.
+    parameters earlier ones produced, and only at the steps its ``when`` method allows; then
+    ``model.after_update``. Its metrics are prefixed by group (``disc/loss``, ``gen/grad_norm``,
+    ``gen/active`` for a gated update, ...) and ``loss`` is the sum of the updates' last losses.
 
     ``skip_nonfinite``: an update whose loss or gradients are not finite is skipped (parameters
     and optimiser state kept) and counted in the metric ``skipped_updates``, as large-scale
@@ -70,29 +71,50 @@ def make_train_step(
             metrics["skipped_updates"] = 1.0 - ok.astype(jnp.float32)
         return params, opt_state, metrics
 
+    def group_update(update, params, opt_state, batch, key, step):
+        """One gradient update of ``update.group``: ``(its params, its optimiser state, loss, aux,
+        grad norm, skipped)``, the other groups held at ``params``."""
+        g, loss_method = update.group, getattr(model, update.loss)
+
+        def loss_fn(group_params):
+            return loss_method({**params, g: group_params}, batch, key, step)
+
+        (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(params[g])
+        updates, new_opt = txs[g].update(grads, opt_state[g], params[g])
+        new_params = optax.apply_updates(params[g], updates)
+        skipped = jnp.zeros((), jnp.float32)
+        if skip_nonfinite:
+            ok = jnp.isfinite(loss) & tree_all_finite(grads)
+            new_params, new_opt = _keep_if(ok, (new_params, new_opt), (params[g], opt_state[g]))
+            skipped = 1.0 - ok.astype(jnp.float32)
+        return new_params, new_opt, loss, aux, optax.tree.norm(grads), skipped
+
     def grouped(state: TrainState, batch: dict, key: jax.Array):
         params, opt_state = dict(state.params), dict(state.opt_state)
         metrics, total, skipped = {}, 0.0, 0.0
         for i, update in enumerate(plan):
-            loss_method = getattr(model, update.loss)
+            g = update.group
+            active = None if update.when is None else jnp.asarray(getattr(model, update.when)(state.step), bool)
             for r in range(update.repeats):
                 k = jax.random.fold_in(jax.random.fold_in(key, i), r)
+                run = functools.partial(group_update, update, batch=batch, key=k, step=state.step)
+                if active is None:
+                    out = run(params, opt_state)
+                else:
+                    # Only one branch runs (both under vmap over seeds, where the step is per seed).
+                    def skip(params, opt_state, run=run, g=g):
+                        shapes = jax.eval_shape(run, params, opt_state)[2:]
+                        zeros = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+                        return (params[g], opt_state[g], *zeros)
 
-                def loss_fn(group_params, params=params, k=k, loss_method=loss_method, group=update.group):
-                    return loss_method({**params, group: group_params}, batch, k, state.step)
-
-                (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(params[update.group])
-                g = update.group
-                updates, new_opt = txs[g].update(grads, opt_state[g], params[g])
-                new_params = optax.apply_updates(params[g], updates)
-                if skip_nonfinite:
-                    ok = jnp.isfinite(loss) & tree_all_finite(grads)
-                    new_params, new_opt = _keep_if(ok, (new_params, new_opt), (params[g], opt_state[g]))
-                    skipped = skipped + 1.0 - ok.astype(jnp.float32)
-                params[g], opt_state[g] = new_params, new_opt
-            metrics.update({f"{update.group}/{name}": v for name, v in aux.items()})
-            metrics[f"{update.group}/loss"] = loss
-            metrics[f"{update.group}/grad_norm"] = optax.tree.norm(grads)
+                    out = jax.lax.cond(active, run, skip, params, opt_state)
+                params[g], opt_state[g], loss, aux, grad_norm, skip_count = out
+                skipped = skipped + skip_count
+            metrics.update({f"{g}/{name}": v for name, v in aux.items()})
+            metrics[f"{g}/loss"] = loss
+            metrics[f"{g}/grad_norm"] = grad_norm
+            if active is not None:
+                metrics[f"{g}/active"] = active.astype(jnp.float32)
             total = total + loss
         params = model.after_update(params, state.step + 1)
         metrics["loss"] = total
