@@ -141,6 +141,9 @@ class ModelEntry:
       samplers: the sampler specs the built model accepts (checked when a config is loaded).
       tiny: ``model.*`` settings of a small, fast instance (tests, quick runs).
       default_experiment: the experiment module that shows the model at its best on 2-D data.
+      uses_runs: the builder takes ``load_run``, a ``workdir -> (model, params)`` loader of other
+        trained runs (a distillation teacher, a model to fine-tune), as
+        ``build(model_config, dataset, load_run=...)``; the trainer passes it.
     """
 
     build: Callable[..., Any]
@@ -149,3 +152,4 @@ class ModelEntry:
     samplers: SamplerTable = DEFAULT_SAMPLERS
     tiny: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     default_experiment: str | None = None
+    uses_runs: bool = False
