@@ -106,6 +106,11 @@ class GaussianVelocity(nn.Module):
         return jax.vmap(one)(x, t)
 
 
+@functools.lru_cache(maxsize=None)
+def _jit_f(model):
+    return jax.jit(model.f)
+
+
 def _gaussian_batch(key, n, cov=None):
     chol = np.linalg.cholesky(S**2 * np.eye(2) if cov is None else cov)
     return {"x": jnp.asarray(MU, jnp.float32) + jax.random.normal(key, (n, 2)) @ jnp.asarray(chol.T, jnp.float32)}
@@ -116,18 +121,16 @@ def test_boundary_condition_holds_exactly_for_random_parameters():
     for sigma_min in (EPS, 0.0):
         model = Consistency(TimeMLP(hidden=(16, 16), time_dim=8), (3,), objective=ConsistencyTraining(),
                             sigma_data=0.7, sigma_min=sigma_min)
+        init, f = jax.jit(model.init), _jit_f(model)
         for seed in range(3):
-            params = model.init(jax.random.key(seed), {"x": x})
-            assert float(jnp.max(jnp.abs(model.f(params["student"], x, 1.0) - x))) > 1e-3  # a real network
-            np.testing.assert_array_equal(model.f(params["student"], x, sigma_min), x)
-            np.testing.assert_array_equal(jax.jit(model.f)(params["student"], x, jnp.full((64,), sigma_min)), x)
-    # every registered consistency model, at its tiny size
-    ds = gdata.get_dataset("moons")
-    batch = ds.sample(jax.random.key(1), 16)
-    for name, entry in MODELS.items():
-        m = entry.build(ml_collections.ConfigDict({"name": name, **entry.tiny}), ds)
-        p = m.init(jax.random.key(2), batch)
-        np.testing.assert_array_equal(m.f(p["student"], batch["x"], m.precond.sigma_min), batch["x"])
+            params = init(jax.random.key(seed), {"x": x})["student"]
+            assert float(jnp.max(jnp.abs(f(params, x, jnp.full((64,), 1.0)) - x))) > 1e-3  # a real network
+            np.testing.assert_array_equal(f(params, x, jnp.full((64,), sigma_min)), x)
+    # a registered model, built from its config
+    m = MODELS["ict"].build(ml_collections.ConfigDict({"name": "ict", **MODELS["ict"].tiny}), gdata.get_dataset("moons"))
+    x = x[:, :2]
+    p = jax.jit(m.init)(jax.random.key(2), {"x": x})
+    np.testing.assert_array_equal(_jit_f(m)(p["student"], x, jnp.full((64,), m.precond.sigma_min)), x)
 
 
 def test_scalings_equal_their_formulas_and_edms_at_sigma_min_zero():
@@ -169,13 +172,11 @@ def test_teachers_read_one_denoiser_in_the_variance_exploding_coordinates():
         DiffusionTeacher(Diffusion(OracleEps(data, VPSDE()), (2,), sde=VPSDE()))
 
 
-def _distill(teacher, evaluate, steps=1000, num_levels=40):
-    """CD of a KnotLinear student from ``teacher`` (Heun steps on 40 levels, EMA target 0.95);
-    returns the model, its final params and ``evaluate(model, params)`` after 0, 250, 500 and
-    ``steps`` steps."""
-    model = Consistency(KnotLinear(), (2,), objective=Distillation(num_levels=num_levels), sigma_data=S,
-                        sigma_min=EPS, teacher=teacher)
-    tx = optax.adam(optax.cosine_decay_schedule(2e-2, steps))
+def _fit(objective, evaluate, *, teacher=None, steps=1000, lr=2e-2, sigma_min=EPS):
+    """Trains a KnotLinear consistency model with ``objective`` on N(MU, S^2 I) data; returns the
+    model, its final params and ``evaluate(model, params)`` after 0, 250, 500 and ``steps`` steps."""
+    model = Consistency(KnotLinear(), (2,), objective=objective, sigma_data=S, sigma_min=sigma_min, teacher=teacher)
+    tx = optax.adam(optax.cosine_decay_schedule(lr, steps))
     state = init_state(model, tx, jax.random.key(0), _gaussian_batch(jax.random.key(1), 512))
     step = make_train_step(model, tx)
 
@@ -192,8 +193,22 @@ def _distill(teacher, evaluate, steps=1000, num_levels=40):
     return model, state.params, history
 
 
+def _f_star_error(levels=(0.01, 80.0)):
+    """``evaluate`` for ``_fit``: the mean error of ``f`` against ``f*`` relative to the data's
+    scale, over points of ``p_sigma`` at 12 levels log-spaced in ``levels``."""
+    sig = np.exp(np.linspace(math.log(levels[0]), math.log(levels[1]), 12)).repeat(200)
+    x = MU + np.sqrt(S**2 + sig[:, None] ** 2) * np.random.default_rng(0).normal(size=(len(sig), 2))
+
+    def error(model, params):
+        f = np.asarray(_jit_f(model)(params["student"], jnp.asarray(x, jnp.float32), jnp.asarray(sig, jnp.float32)))
+        want = f_star(x, sig, model.precond.sigma_min)
+        return float(np.mean(np.linalg.norm(f - want, axis=-1)) / (S * math.sqrt(2)))
+
+    return error
+
+
 def _one_step_moments(model, params, mean, cov, n=8000):
-    x = np.asarray(model.sample(params, jax.random.key(7), n, sampler="cm@1"), np.float64)
+    x = np.asarray(jax.jit(lambda p: model.sample(p, jax.random.key(7), n, sampler="cm@1"))(params), np.float64)
     se_mean = np.sqrt(np.diag(cov) / n)
     se_cov = np.sqrt((cov**2 + np.outer(np.diag(cov), np.diag(cov))) / n)
     np.testing.assert_array_less(np.abs(x.mean(0) - mean), 4 * se_mean + 0.005)
@@ -205,15 +220,8 @@ def test_distillation_with_the_exact_denoiser_approaches_the_closed_form():
     The relative error over levels from 0.01 to 80 falls with training to below 1.5% (the
     40-level Heun chain CD converges to is 0.75% from f*), and one-step samples from
     N(0, 80^2 I) have the data's mean and covariance within Monte-Carlo error."""
-    sig = np.exp(np.linspace(math.log(0.01), math.log(80.0), 12)).repeat(200)
-    x = MU + np.sqrt(S**2 + sig[:, None] ** 2) * np.random.default_rng(0).normal(size=(len(sig), 2))
-
-    def error(model, params):
-        f = np.asarray(model.f(params["student"], jnp.asarray(x, jnp.float32), jnp.asarray(sig, jnp.float32)))
-        return float(np.mean(np.linalg.norm(f - f_star(x, sig), axis=-1)) / (S * math.sqrt(2)))
-
     teacher = GaussianTeacher(jnp.asarray(MU, jnp.float32), jnp.asarray(S**2 * np.eye(2), jnp.float32))
-    model, params, history = _distill(teacher, error)
+    model, params, history = _fit(Distillation(num_levels=40), _f_star_error(), teacher=teacher)
     assert history[0] > 0.3 and all(a > b for a, b in zip(history, history[1:])), history
     assert history[-1] < 0.015, history
     _one_step_moments(model, params, MU, S**2 * np.eye(2))
@@ -233,11 +241,11 @@ def test_distillation_of_a_flow_matching_velocity_in_its_own_convention():
 
     def error(model, params):
         sigma = (1 - t) / t
-        f = model.f(params["student"], jnp.asarray(x_t / t[:, None], jnp.float32), jnp.asarray(sigma, jnp.float32))
+        f = _jit_f(model)(params["student"], jnp.asarray(x_t / t[:, None], jnp.float32), jnp.asarray(sigma, jnp.float32))
         got = t_end * np.asarray(f)
         return float(np.mean(np.linalg.norm(got - want, axis=-1)) / (S * math.sqrt(2)))
 
-    model, params, history = _distill(teacher, error)
+    model, params, history = _fit(Distillation(num_levels=40), error, teacher=teacher)
     assert history[0] > 0.3 and all(a > b for a, b in zip(history, history[1:])), history
     assert history[-1] < 0.015, history
     _one_step_moments(model, params, MU, S**2 * np.eye(2))
@@ -333,9 +341,9 @@ def test_ect_mapping_equals_its_formula_and_shares_the_noise():
     params = jax.jit(model.init)(jax.random.key(6), {"x": x0})
     terms = jax.jit(lambda p: model.objective(model, p, x0, jax.random.key(7), 10_000))(params)
     z_other = jax.random.normal(jax.random.key(8), x0.shape)
-    independent = pair_terms(model, params["student"], x0, jax.random.normal(jax.random.key(9), x0.shape), terms.t,
-                             terms.r, x0 + terms.r[:, None] * z_other, params["student"], terms.weight,
-                             model.objective.metric)
+    independent = jax.jit(lambda p: pair_terms(model, p, x0, jax.random.normal(jax.random.key(9), x0.shape), terms.t,
+                                               terms.r, x0 + terms.r[:, None] * z_other, p, terms.weight,
+                                               model.objective.metric))(params["student"])
     assert float(jnp.median(terms.distance)) < 0.05 * float(jnp.median(independent.distance))
     terms0 = jax.jit(lambda p: model.objective(model, p, x0, jax.random.key(7), 0))(params)
     assert float(jnp.mean(terms0.r == 0)) > 0.2
@@ -350,15 +358,21 @@ def test_ct_with_its_target_at_level_zero_is_the_edm_denoising_loss():
         {"name": "edm", "hidden": (16, 16), "time_dim": 8, "sigma_data": 0.9}), ds)
     cm = Consistency(edm.net, (2,), objective=ConsistencyTraining(), sigma_data=0.9, sigma_min=0.0)
     x0 = ds.sample(jax.random.key(0), 64)["x"]
-    params = edm.init(jax.random.key(1), {"x": x0})
+    params = jax.jit(edm.init)(jax.random.key(1), {"x": x0})
     t = jnp.exp(jnp.linspace(-4.0, 3.0, 64))
     z = jax.random.normal(jax.random.key(2), x0.shape)
-    np.testing.assert_allclose(cm.f(params, x0 + t[:, None] * z, t), edm.denoise(params, x0 + t[:, None] * z, t).x0,
-                               rtol=1e-5, atol=1e-6)
-    weight = EDMPreconditioning(0.9).loss_weight(t) / 2
-    terms = pair_terms(cm, params, x0, z, t, jnp.zeros_like(t), x0, params, weight, SquaredL2())
-    want = edm.objective.terms(edm, params, x0, None, t, z).total
-    np.testing.assert_allclose(terms.total, want, rtol=2e-4)
+
+    @jax.jit
+    def both(params):
+        x_t = x0 + t[:, None] * z
+        weight = EDMPreconditioning(0.9).loss_weight(t) / 2
+        terms = pair_terms(cm, params, x0, z, t, jnp.zeros_like(t), x0, params, weight, SquaredL2())
+        return (cm.f(params, x_t, t), edm.denoise(params, x_t, t).x0, terms.total,
+                edm.objective.terms(edm, params, x0, None, t, z).total)
+
+    f, d, total, want = both(params)
+    np.testing.assert_allclose(f, d, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(total, want, rtol=2e-4)
 
 
 def test_config_errors_name_the_key():
@@ -381,3 +395,53 @@ def test_config_errors_name_the_key():
         assert len(str(e.value).splitlines()) == 1
         for w in words:
             assert w in str(e.value), (name, kw, str(e.value))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["ct", "ict", "ect"])
+def test_training_without_a_teacher_approaches_the_closed_form(name):
+    """CT, iCT and ECT from scratch on N(MU, S^2 I): the error against f* falls with training
+    and one-step samples have the data's mean and covariance (to a few percent: these objectives
+    reach the consistency function only as their level gaps shrink)."""
+    steps = 4000
+    objective = {
+        "ct": ConsistencyTraining(CTCurriculum(s0=10, s1=150, total_steps=steps)),
+        "ict": ImprovedCT(ICTCurriculum(s0=10, s1=320, total_steps=steps)),
+        "ect": EasyCT(ECTMapping(stage_steps=steps // 8)),
+    }[name]
+    model, params, history = _fit(objective, _f_star_error(), steps=steps, lr=1e-2,
+                                  sigma_min=0.0 if name == "ect" else EPS)
+    assert history[-1] < 0.5 * history[0] and history[-1] < 0.1, history
+    x = np.asarray(model.sample(params, jax.random.key(7), 8000, sampler="cm@1"), np.float64)
+    np.testing.assert_allclose(x.mean(0), MU, atol=0.06)
+    np.testing.assert_allclose(np.cov(x.T), S**2 * np.eye(2), atol=0.06)
+
+
+@pytest.mark.slow
+def test_a_teacher_run_is_loaded_through_the_trainer(tmp_path):
+    """``model.teacher`` = a workdir: the trainer's ``load_run`` gives the builder the run's model and
+    evaluation (EMA) params; CD keeps them as its frozen ``teacher`` group and starts the student
+    from them, ECT starts from them; a model built outside the trainer says how to load it."""
+    from genjax import train
+    from tests.conftest import tiny_fm_config
+
+    cfg = tiny_fm_config(steps=3, checkpoint_every=3)
+    cfg.model = ml_collections.ConfigDict({"name": "edm", "hidden": (16, 16), "time_dim": 8, "sigma_data": 1.4,
+                                           "sampler": "edm_heun@2"})
+    cfg.eval.num_samples, cfg.eval.max_test_examples, cfg.eval.samplers = 16, 16, ("edm_heun@2",)
+    train.train_and_evaluate(cfg, tmp_path / "edm")
+    teacher = train.load_workdir(tmp_path / "edm")
+    for name, extra in (("cd", {"num_levels": 4}), ("ect", {"stage_steps": 2})):
+        c = tiny_fm_config(steps=2)
+        c.model = ml_collections.ConfigDict({"name": name, "teacher": str(tmp_path / "edm"), "sampler": "cm@2", **extra})
+        trainer = train.Trainer.from_config(c)
+        model, state = trainer.model, trainer.init()
+        assert model.precond.sigma_data == 1.4 and model.net == teacher.model.net
+        jax.tree_util.tree_map(np.testing.assert_array_equal, state.params["student"], teacher.params())
+        if name == "cd":
+            assert set(state.params) == {"student", "target", "teacher"} and model.param_groups == ("student",)
+            jax.tree_util.tree_map(np.testing.assert_array_equal, state.params["teacher"], teacher.params())
+            new, _ = trainer.run(state, 0, 2)
+            jax.tree_util.tree_map(np.testing.assert_array_equal, new.params["teacher"], teacher.params())
+        with pytest.raises(ConfigError, match="genjax.train"):
+            MODELS[name].build(c.model, gdata.get_dataset("moons"))

@@ -92,15 +92,15 @@ def test_edm_loss_is_the_weighted_denoising_error_of_its_builder():
     assert isinstance(model.prediction, EDMPrediction) and model.prediction.sigma_data == 0.8
     assert model.default_sampler == "edm_heun@18" and model.log_prob_kind == "exact"
     x0 = gdata.get_dataset("moons").sample(jax.random.key(0), 64)["x"]
-    params = model.init(jax.random.key(1), {"x": x0})
+    params = jax.jit(model.init)(jax.random.key(1), {"x": x0})
     sigma = jnp.exp(jnp.linspace(-5.0, 4.0, 64))
     z = jax.random.normal(jax.random.key(2), x0.shape)
-    terms = model.objective.terms(model, params, x0, None, sigma, z)
-    d = model.denoise(params, x0 + sigma[:, None] * z, sigma).x0
+    total, d = jax.jit(lambda p: (model.objective.terms(model, p, x0, None, sigma, z).total,
+                                  model.denoise(p, x0 + sigma[:, None] * z, sigma).x0))(params)
     lam = EDMPreconditioning(0.8).loss_weight(sigma)
-    np.testing.assert_allclose(terms.total, lam * jnp.mean((d - x0) ** 2, axis=-1), rtol=2e-4)
+    np.testing.assert_allclose(total, lam * jnp.mean((d - x0) ** 2, axis=-1), rtol=2e-4)
     # training levels are log-normal with the configured mean and std
-    s = model.times.sample(jax.random.key(3), 20_000)
+    s = jax.jit(model.times.sample, static_argnums=1)(jax.random.key(3), 20_000)
     assert abs(float(jnp.mean(jnp.log(s))) + 1.2) < 4 * 1.2 / np.sqrt(20_000)
     assert abs(float(jnp.std(jnp.log(s))) - 1.2) < 0.03
     with pytest.raises(ConfigError, match="model.sigma_max"):
@@ -143,7 +143,7 @@ def test_heun_is_second_order_and_euler_first_order_with_the_exact_denoiser():
         problem = model.problem({})
         x_T = SIGMA_MAX * jax.random.normal(jax.random.key(0), (64, 2))
         ref = problem.denoise(jnp.asarray(_exact_flow(np.asarray(x_T), SIGMA_MAX, SIGMA_MIN)), SIGMA_MIN).x0
-        for name, steps, order in (("edm_heun", (16, 32, 64, 128), 2.0), ("edm_euler", (32, 64, 128, 256), 1.0)):
+        for name, steps, order in (("edm_heun", (16, 32, 64), 2.0), ("edm_euler", (32, 64, 128), 1.0)):
             errs, nfes = [], []
             for n in steps:
                 x, stats = parse_sampler(f"{name}@{n}", EDM_SAMPLERS)(problem, jax.random.key(1), x_T)

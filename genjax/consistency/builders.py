@@ -59,8 +59,9 @@ def _teacher_run(r: SectionReader, load_run, dataset, *, allowed: str):
     path = pathlib.Path(name)
     if not (path / "config.json").is_file() or not (path / "checkpoints").is_dir():
         raise ConfigError(f"config key 'model.teacher' = {name!r} names no trained run (no config.json and "
-                          f"checkpoints there): train the teacher into that workdir first (its experiment's "
-                          f"command), or set model.teacher to {allowed}")
+                          f"checkpoints there): train the teacher first (for runs/<experiment>: python -m "
+                          f"experiments.{path.name}; else genjax train --config <teacher config> --workdir {name}), "
+                          f"or set model.teacher to {allowed}")
     if load_run is None:
         raise ConfigError(f"config key 'model.teacher' = {name!r} is a run: build this model through genjax.train "
                           "(genjax train / eval / sample), which loads it, or pass load_run=")

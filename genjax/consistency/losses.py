@@ -96,6 +96,13 @@ def pair_terms(model, params, x0, z, t, r, x_r, target_params, weight, metric, n
     return ConsistencyTerms(metric(student, jax.lax.stop_gradient(target)), weight, t, r, num_levels)
 
 
+def _shared_noise_pair(model, params, x0, key, t, r, target_params, weight, metric, num_levels=None, label=None):
+    """The pair of CT, iCT and ECT: ``x_t = x0 + t z`` and ``x_r = x0 + r z`` with one noise draw."""
+    z = jax.random.normal(key, x0.shape, x0.dtype)
+    return pair_terms(model, params, x0, z, t, r, x0 + bcast(r, x0) * z, target_params, weight, metric, num_levels,
+                      label)
+
+
 @dataclasses.dataclass(frozen=True)
 class Distillation:
     """CD: ``x_r`` is one teacher step (Heun or Euler) from ``(x_t, t)`` down to the adjacent level ``r``."""
@@ -149,10 +156,8 @@ class ConsistencyTraining:
         p = model.precond
         r = rho_level(i, n_levels, p.sigma_min, model.sigma_max, model.rho)
         t = rho_level(i + 1, n_levels, p.sigma_min, model.sigma_max, model.rho)
-        z = jax.random.normal(k_z, x0.shape, x0.dtype)
-        x_r = x0 + bcast(r, x0) * z
-        return pair_terms(model, params["student"], x0, z, t, r, x_r, params["target"], jnp.ones_like(t),
-                          self.metric, n_levels, label)
+        return _shared_noise_pair(model, params["student"], x0, k_z, t, r, params["target"], jnp.ones_like(t),
+                                  self.metric, n_levels, label)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -173,10 +178,8 @@ class ImprovedCT:
         p = model.precond
         _, r, t = sample_pair_index(k_i, x0.shape[0], n_levels, self.curriculum.max_levels, p.sigma_min,
                                     model.sigma_max, model.rho, self.p_mean, self.p_std)
-        z = jax.random.normal(k_z, x0.shape, x0.dtype)
-        x_r = x0 + bcast(r, x0) * z
-        return pair_terms(model, params["student"], x0, z, t, r, x_r, params["student"], 1.0 / (t - r),
-                          self.metric, n_levels, label)
+        return _shared_noise_pair(model, params["student"], x0, k_z, t, r, params["student"], 1.0 / (t - r),
+                                  self.metric, n_levels, label)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -195,7 +198,5 @@ class EasyCT:
         k_t, k_z = jax.random.split(key)
         t = jnp.exp(self.p_mean + self.p_std * jax.random.normal(k_t, x0.shape[:1], x0.dtype))
         r = self.mapping.r(t, step)
-        z = jax.random.normal(k_z, x0.shape, x0.dtype)
-        x_r = x0 + bcast(r, x0) * z
-        return pair_terms(model, params["student"], x0, z, t, r, x_r, params["student"], 1.0 / (t - r),
-                          self.metric, label=label)
+        return _shared_noise_pair(model, params["student"], x0, k_z, t, r, params["student"], 1.0 / (t - r),
+                                  self.metric, label=label)

@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 
 from genjax.consistency.parametrization import bcast
-from genjax.diffusion import Affine, Denoised, Diffusion
+from genjax.diffusion import Affine, Denoised, Diffusion, EDMProcess
 from genjax.flow_matching import FlowMatching, LinearPath
 
 
@@ -70,6 +70,9 @@ class DiffusionTeacher:
         return self.model.transform
 
     def sigma_range(self) -> tuple[float, float]:
+        """The levels the teacher was trained on (its times' range, as noise levels)."""
+        if isinstance(self.model.sde, EDMProcess):  # time is the level: keep the config's values exactly
+            return float(self.model.times.t_min), float(self.model.times.t_max)
         with jax.ensure_compile_time_eval():
             lo = float(self.model.sde.marginal(self.model.times.t_min)[1])
             hi = float(self.model.sde.marginal(self.model.times.t_max)[1])

@@ -85,7 +85,7 @@ from genjax.diffusion.schedules import (
     cosine_betas,
     linear_betas,
 )
-from genjax.diffusion.sde import SDE, VESDE, VPSDE, ReverseSDE, SubVPSDE
+from genjax.diffusion.sde import SDE, VESDE, VPSDE, ReverseSDE, SubVPSDE, VarianceExploding
 from genjax.diffusion.times import ContinuousTimes, DiscreteTimes
 
 from genjax.model import ModelEntry
@@ -119,6 +119,7 @@ __all__ = [
     "SAMPLER_CLASSES",
     "SDE",
     "VESDE",
+    "VarianceExploding",
     "VPSDE",
     "WEIGHTINGS",
     "Affine",

@@ -32,7 +32,7 @@ import jax
 import jax.numpy as jnp
 
 from genjax.diffusion.predictions import Denoised
-from genjax.diffusion.sde import SDE, bcast
+from genjax.diffusion.sde import VarianceExploding, bcast
 
 # (x [batch, *event], sigma scalar or [batch]) -> Denoised in VE coordinates (x = x0 + sigma eps)
 DenoiseFn = Callable[[jax.Array, jax.Array], Denoised]
@@ -50,7 +50,7 @@ def karras_sigmas(steps: int, sigma_min: float, sigma_max: float, rho: float = 7
 
 
 @dataclasses.dataclass(frozen=True)
-class EDMProcess(SDE):
+class EDMProcess(VarianceExploding):
     """``x_t = x_0 + t z`` on ``t = sigma in [0, sigma_max]``: ``f = 0``, ``g = sqrt(2 t)``, prior ``N(0, sigma_max^2 I)``."""
 
     sigma_max: float = 80.0
@@ -69,21 +69,8 @@ class EDMProcess(SDE):
     def time_of_sigma(self, sigma):
         return sigma
 
-    def drift_coef(self, t):
-        return jnp.zeros_like(jnp.asarray(t, jnp.result_type(float)))
-
     def diffusion(self, t):
         return jnp.sqrt(2.0 * jnp.asarray(t, jnp.result_type(float)))
-
-    def marginal(self, t):
-        s = self.sigma(t)
-        return jnp.ones_like(s), s
-
-    def transition(self, s, t):
-        return jnp.ones_like(self.sigma(t)), self.sigma(t) ** 2 - self.sigma(s) ** 2
-
-    def discretize(self, x, t, dt):
-        return jnp.zeros_like(x), jnp.sqrt(self.transition(t - dt, t)[1])
 
 
 @dataclasses.dataclass(frozen=True)
