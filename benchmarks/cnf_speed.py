@@ -11,11 +11,10 @@ BacksolveAdjoint. The NFE depends on the parameters, so the parameters come from
 run's checkpoint (``--workdir``, e.g. ``python -m experiments.ffjord_toy``; the iteration is
 recorded) when there is one, else from the initialisation; every configuration is timed on the
 same parameters and batch, interleaved, in one process, so the ratios are comparable even on a
-shared machine. ``nfe`` is the forward solve's count (the backward pass of the recursive
+shared machine (``benchmarks/harness.py``: medians over interleaved blocks). ``nfe`` is the forward solve's count (the backward pass of the recursive
 checkpoint adjoint re-evaluates each step once more; backsolve runs its own adaptive solve).
-``ms_per_nfe`` = time / forward NFE. ``vs_reference`` divides the time per iteration quoted for
-the PyTorch reference (FFJORD ``train_toy.py``, same settings, after 1000 iterations: exact 0.18
-/ 0.34 s, Hutchinson 0.15 / 0.25 s at batch 100 / 512) by ours; the reference was not run here.
+``ms_per_nfe`` = time / forward NFE. The side-by-side with a PyTorch implementation run on
+the same machine is ``benchmarks/cnf_torch_reference.py``.
 
 Log-det table: one evaluation of ``(f(x), tr df/dx)`` at batch 1024 for a ConcatSquash field of
 width 16-16 as the dimension D grows from 2 to 256: the exact trace costs D forward-mode
@@ -28,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import pathlib
-import time
 
 import jax
 import jax.numpy as jnp
@@ -37,23 +35,15 @@ import numpy as np
 import optax
 
 from benchmarks.common import report
+from benchmarks.harness import compare
 from genjax import data, registry
-from genjax.continuous import exact_divergence, hutchinson_divergence
+from genjax.ode import exact_divergence, hutchinson_divergence
 from genjax.nn import ConcatSquashMLP
 
-REFERENCE_S = {("exact", 100): 0.18, ("exact", 512): 0.34, ("hutchinson", 100): 0.15, ("hutchinson", 512): 0.25}
-
-
-def _interleaved_min(fns: dict, rounds: int, calls: int) -> dict:
-    """Min over ``rounds`` of the mean of ``calls`` calls, the configurations interleaved."""
-    best = {k: float("inf") for k in fns}
-    for _ in range(rounds):
-        for k, fn in fns.items():
-            start = time.perf_counter()
-            for _ in range(calls):
-                fn()
-            best[k] = min(best[k], (time.perf_counter() - start) / calls)
-    return best
+def _interleaved_median(fns: dict, rounds: int, calls: int) -> dict:
+    """Median seconds per call over ``rounds`` interleaved blocks of ``calls`` calls (the harness)."""
+    comparison = compare({str(k): fn for k, fn in fns.items()}, calls_per_block=calls, rounds=rounds, warmup=1)
+    return {k: comparison.per_call(str(k))["median"] for k in fns}
 
 
 def jitted_train_step(model, tx):
@@ -98,19 +88,17 @@ def train_table(workdir, rounds: int, calls: int) -> None:
                 nfes[(batch_size, div, adjoint)] = float(m["nfe"])
                 fns[(batch_size, div, adjoint)] = (
                     lambda f=step_fn, p=p, o=opt, b=batch, k=key: jax.block_until_ready(f(p, o, b, k)))
-    times = _interleaved_min(fns, rounds, calls)
+    times = _interleaved_median(fns, rounds, calls)
     for (batch_size, div, adjoint), t in times.items():
         nfe = nfes[(batch_size, div, adjoint)]
-        ref = REFERENCE_S[(div, batch_size)]
         rows.append({"batch": batch_size, "divergence": div, "adjoint": adjoint, "nfe": nfe,
-                     "s_per_iter": t, "ms_per_nfe": 1e3 * t / nfe, "reference_s": ref, "vs_reference": ref / t,
-                     "params_step": step})
+                     "s_per_iter": t, "ms_per_nfe": 1e3 * t / nfe, "params_step": step})
     base = {(r["batch"], r["divergence"]): r["s_per_iter"] for r in rows if r["adjoint"] == "recursive"}
     for r in rows:
         r["exact_over_hutchinson"] = base[(r["batch"], "exact")] / base[(r["batch"], "hutchinson")]
     print(f"parameters from step {step} ({'checkpoint' if params is not None else 'initialisation'})")
     report("cnf_train_speed", rows, ["batch", "divergence", "adjoint", "nfe", "s_per_iter", "ms_per_nfe",
-                                     "reference_s", "vs_reference", "exact_over_hutchinson"])
+                                     "exact_over_hutchinson"])
 
 
 def logdet_table(rounds: int, calls: int, batch: int = 1024, hidden=(16, 16)) -> None:
@@ -129,7 +117,7 @@ def logdet_table(rounds: int, calls: int, batch: int = 1024, hidden=(16, 16)) ->
                          ("field", lambda x=x, g=field: g(x))):
             jax.block_until_ready(fn())
             fns[(d, name)] = lambda fn=fn: jax.block_until_ready(fn())
-    times = _interleaved_min(fns, rounds, calls)
+    times = _interleaved_median(fns, rounds, calls)
     rows = []
     for d in dims:
         rows.append({"dim": d, "field_ms": 1e3 * times[(d, "field")], "exact_ms": 1e3 * times[(d, "exact")],

@@ -13,7 +13,8 @@ rtol = atol = 1e-5, divergence by brute force (one autograd pass per dimension) 
 (one vector-Jacobian product, Gaussian probe fixed per solve), Adam. Both sides load the *same*
 parameters (from the genjax checkpoint), so both solve the same ODE and take about the same
 number of steps; both time one full training iteration (forward solve, gradient, optimiser
-update) on the same batch, interleaved in one process, so the ratio holds on a shared machine.
+update) on the same batch, interleaved in one process (``benchmarks/harness.py``: median of per-round ratios with its
+quartiles), so the ratio holds on a shared machine.
 ``nfe_forward`` / ``nfe_backward`` count the PyTorch field evaluations of each pass (genjax's
 is the forward count from the solver statistics).
 """
@@ -36,6 +37,7 @@ import numpy as np
 import optax
 
 from benchmarks.common import report
+from benchmarks.harness import compare
 from benchmarks.cnf_speed import jitted_train_step, trained_params
 from genjax import data, registry
 
@@ -103,7 +105,7 @@ def _torch_model(params: dict, divergence: str):
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--workdir", default="runs/ffjord_8gaussians")
-    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--calls", type=int, default=2)
     args = p.parse_args()
     try:
@@ -151,23 +153,20 @@ def main() -> None:
                 torch_step()
                 cnf.load_state_dict(snapshot)
 
-            timed_torch()
-            best = {"jax": float("inf"), "torch": float("inf")}
-            for _ in range(args.rounds):
-                for name, fn in (("jax", lambda: jax.block_until_ready(jax_step(jax_params, opt, batch, key))),
-                                 ("torch", timed_torch)):
-                    start = time.perf_counter()
-                    for _ in range(args.calls):
-                        fn()
-                    best[name] = min(best[name], (time.perf_counter() - start) / args.calls)
+            comp = compare({"genjax": lambda: jax.block_until_ready(jax_step(jax_params, opt, batch, key)),
+                            "torch": timed_torch}, calls_per_block=args.calls, rounds=args.rounds, baseline="torch")
+            ratio = comp.ratio("genjax")
             rows.append({"batch": batch_size, "divergence": div, "params_step": step,
-                         "genjax_s": best["jax"], "genjax_nfe": jax_nfe,
-                         "torch_s": best["torch"], "torch_nfe_forward": counts["forward"],
-                         "torch_nfe_backward": counts["backward"], "speedup": best["torch"] / best["jax"],
-                         "torch_threads": torch.get_num_threads()})
+                         "genjax_s": comp.per_call("genjax")["median"], "genjax_nfe": jax_nfe,
+                         "torch_s": comp.per_call("torch")["median"], "torch_nfe_forward": counts["forward"],
+                         "torch_nfe_backward": counts["backward"], "speedup": ratio["median"],
+                         "speedup_q25": ratio["q25"], "speedup_q75": ratio["q75"],
+                         "torch_threads": torch.get_num_threads(), "load_before": comp.load_before[0],
+                         "load_after": comp.load_after[0]})
             print(rows[-1], flush=True)
     report("cnf_torch_reference", rows, ["batch", "divergence", "genjax_s", "genjax_nfe", "torch_s",
-                                         "torch_nfe_forward", "torch_nfe_backward", "speedup"])
+                                         "torch_nfe_forward", "torch_nfe_backward", "speedup", "speedup_q25",
+                                         "speedup_q75", "load_before"])
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from genjax import train
-from genjax.diffusion.likelihood import exact_divergence
+from genjax.ode import exact_divergence
 
 BANDS = ((0.0, 1e-4), (1e-4, 1e-3), (1e-3, 1e-2), (1e-2, 0.1), (0.1, 0.5), (0.5, 1.0 + 1e-6))
 
@@ -51,7 +51,7 @@ def main() -> None:
     ts = jnp.concatenate([jnp.geomspace(t0, 0.1, args.log_steps), jnp.linspace(0.1, t1, args.lin_steps + 1)[1:]])
 
     def field(x, t):
-        return exact_divergence(lambda z: rsde.drift(z, t), x)
+        return exact_divergence(lambda z: rsde.drift(z, t), x)[:2]
 
     def rk4(x, interval):
         a, b = interval

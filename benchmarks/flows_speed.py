@@ -1,6 +1,6 @@
 """Training throughput of RealNVP and a spline coupling flow on 2-D data: genjax vs flowjax vs zuko.
 
-    pip install -e '.[bench-flows]'      # flowjax, zuko and a CPU torch (optional)
+    pip install -e '.[bench-flows]'      # flowjax, zuko (after a CPU-only torch: docs/performance.md)
     python -m benchmarks.flows_speed
 
 Same model in each library: 8 coupling layers on 2-D data, each conditioned by an MLP with two
@@ -9,25 +9,24 @@ quadratic splines with 8 bins on [-4, 4] (flowjax's interval, zuko's is fixed at
 Adam, batch 256 of ``8gaussians``, maximum likelihood. Parameter counts are printed (they differ
 only through each library's conditioner layout). A library that is not installed is skipped.
 
-Each row is steps per second of a library's own training path, measured in one process. The
-rows are timed in turns, ``--rounds`` times over, and each keeps its best round: on a shared
-machine other processes only ever slow a measurement down.
+Timed with the interleaved harness (``benchmarks/harness.py``): one block is 100 optimiser
+steps on every side, blocks alternate, medians and quartiles over blocks. Three comparisons
+per model, each of equal work:
 
-- genjax ``k=1``: ``Trainer.run`` with one step per dispatch (the batch drawn inside the program);
-  ``k=100``: ``train.steps_per_dispatch = 100`` (100 steps in one ``lax.scan``), genjax's default
-  way to train small models.
-- flowjax ``k=1``: its ``fit_to_data`` step (``eqx.filter_jit``, one call per step, batches from an
-  array on the device); ``k=100``: the same step under ``lax.scan`` (not something flowjax offers,
-  shown so the scan's gain is not mistaken for the library's).
-- zuko: a PyTorch training step in eager mode on one thread (``torch.set_num_threads(1)``; on two
-  busy cores two threads ran 100 times slower, spinning on each other).
+- one step per call: genjax ``Trainer.run`` (batch drawn inside the program), flowjax's own
+  ``fit_to_data`` step (``eqx.filter_jit``, batches sliced from an array on the device), zuko in
+  eager PyTorch on one thread;
+- 100 steps per call, batches drawn inside the program: genjax's trainer with
+  ``train.steps_per_dispatch = 100`` against flowjax's step under the same ``lax.scan`` drawing
+  the same ``8gaussians`` batches in the program (flowjax itself offers no scanned loop);
+- 100 steps per call on pre-drawn batches: genjax's step (its loss, adam) and flowjax's step,
+  each under ``lax.scan`` over the same ``[100, 256, 2]`` array.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
-import time
 
 import jax
 import jax.numpy as jnp
@@ -35,11 +34,12 @@ import ml_collections
 import numpy as np
 import optax
 
-from benchmarks.common import report
+from benchmarks.harness import compare, report
 from genjax import train
 from genjax.config import default_config
 
 LAYERS, WIDTH, BATCH, BINS, INTERVAL, LR = 8, 64, 256, 8, 4.0, 1e-3
+STEPS = 100  # optimiser steps per timed block
 
 
 def _count(tree) -> int:
@@ -55,7 +55,7 @@ def _data(n=BATCH * 200) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 
 
-def genjax_rows(kind: str) -> list:
+def _genjax_trainer(kind: str, k: int) -> train.Trainer:
     c = default_config()
     c.data.name = "8gaussians"
     c.data.batch_size = BATCH
@@ -66,23 +66,68 @@ def genjax_rows(kind: str) -> list:
     c.train.schedule = "constant"
     c.train.ema_decay = 0.0
     c.train.progress = False
-    trainer = train.Trainer.from_config(c)
-    rows = []
-    for k in (1, 100):
-        holder = {"state": trainer.init()}
-
-        def go(k=k, holder=holder):
-            holder["state"], m = trainer.run(holder["state"], 0, k)
-            jax.block_until_ready(m)
-
-        params = _count(holder["state"].params["params"])
-        rows.append(({"model": kind, "library": "genjax", "dispatch": f"k={k}", "params": params}, go, k))
-    return rows
+    c.train.steps_per_dispatch = k
+    return train.Trainer.from_config(c)
 
 
-def flowjax_rows(kind: str) -> list:
+def _block(call, calls: int):
+    """``calls`` calls of ``call`` (each returning something to block on)."""
+    def block():
+        for _ in range(calls):
+            out = call()
+        jax.block_until_ready(out)
+
+    return block
+
+
+def _in_program_batches():
+    from genjax.data import get_dataset
+
+    dataset = get_dataset("8gaussians")
+    return lambda key, step: dataset.train_batch(key, step, BATCH)["x"]
+
+
+def genjax_sides(kind: str) -> tuple[dict, dict]:
+    """``(sides, params)``: the genjax side of each comparison."""
+    sides = {}
+    for k in (1, STEPS):
+        trainer = _genjax_trainer(kind, k)
+        holder = {"state": trainer.init(), "step": 0}
+
+        def call(trainer=trainer, holder=holder, k=k):
+            holder["state"], m = trainer.run(holder["state"], holder["step"], k)
+            holder["step"] += k
+            return m
+
+        sides["1 step/call" if k == 1 else "drawn in program"] = _block(call, STEPS // k)
+    trainer = _genjax_trainer(kind, 1)
+    model, tx = trainer.model, optax.adam(LR)
+    params = trainer.init().params
+
+    def scanned(p, o, batches):
+        def body(carry, batch):
+            p, o = carry
+            loss, grads = jax.value_and_grad(lambda p: model.loss(p, {"x": batch}, jax.random.key(0))[0])(p)
+            updates, o = tx.update(grads, o, p)
+            return (optax.apply_updates(p, updates), o), loss
+
+        return jax.lax.scan(body, (p, o), batches)
+
+    scanned = jax.jit(scanned, donate_argnums=(0, 1))
+    batches = jnp.asarray(_data(STEPS * BATCH)).reshape(STEPS, BATCH, 2)
+    carry = {"value": (jax.tree_util.tree_map(jnp.copy, params), tx.init(params))}
+
+    def predrawn():
+        carry["value"], losses = scanned(*carry["value"], batches)
+        return losses
+
+    sides["pre-drawn"] = _block(predrawn, 1)
+    return sides, {"genjax": _count(params["params"])}
+
+
+def flowjax_sides(kind: str) -> tuple[dict, dict]:
     if importlib.util.find_spec("flowjax") is None:
-        return [({"model": kind, "library": "flowjax", "dispatch": "-", "note": "not installed"}, None, 0)]
+        return {}, {}
     import equinox as eqx
     import paramax
     from flowjax.bijections import Affine, RationalQuadraticSpline
@@ -99,9 +144,9 @@ def flowjax_rows(kind: str) -> list:
     loss_fn = MaximumLikelihoodLoss()
     data = jnp.asarray(_data())
     nb = data.shape[0] // BATCH
-    row = {"model": kind, "library": "flowjax", "params": _count(params)}
+    sides = {}
 
-    # k = 1: flowjax's own training step, one call per step.
+    # one step per call: flowjax's own training step
     holder = {"params": params, "opt": optimizer.init(params), "i": 0}
 
     def one():
@@ -110,36 +155,59 @@ def flowjax_rows(kind: str) -> list:
         holder["params"], holder["opt"], loss = step(
             holder["params"], static, data[i * BATCH : (i + 1) * BATCH], optimizer=optimizer,
             opt_state=holder["opt"], loss_fn=loss_fn, key=jax.random.key(i))
-        jax.block_until_ready(loss)
+        return loss
 
-    # k = 100: the same step scanned (not part of flowjax; shown for a like-for-like comparison).
-    def scanned(p, o, batches):
-        def body(carry, batch):
+    sides["1 step/call"] = _block(one, STEPS)
+
+    def update(p, o, batch):
+        loss, grads = eqx.filter_value_and_grad(loss_fn)(p, static, batch, key=jax.random.key(0))
+        updates, o = optimizer.update(grads, o, params=p)
+        return eqx.apply_updates(p, updates), o, loss
+
+    draw = _in_program_batches()
+    data_key = jax.random.key(0)
+
+    @jax.jit
+    def drawn(p, o, start):
+        def body(carry, i):
             p, o = carry
-            loss, grads = eqx.filter_value_and_grad(loss_fn)(p, static, batch, key=jax.random.key(0))
-            updates, o = optimizer.update(grads, o, params=p)
-            return (eqx.apply_updates(p, updates), o), loss
+            p, o, loss = update(p, o, draw(data_key, start + i))
+            return (p, o), loss
+
+        return jax.lax.scan(body, (p, o), jnp.arange(STEPS))
+
+    @jax.jit
+    def predrawn(p, o, batches):
+        def body(carry, batch):
+            p, o, loss = update(*carry, batch)
+            return (p, o), loss
 
         return jax.lax.scan(body, (p, o), batches)
 
-    scanned = jax.jit(scanned)
-    batches = data[: 100 * BATCH].reshape(100, BATCH, 2)
-    carry = {"value": (params, optimizer.init(params))}
+    batches = data[: STEPS * BATCH].reshape(STEPS, BATCH, 2)
+    c1 = {"value": (params, optimizer.init(params)), "step": 0}
+    c2 = {"value": (params, optimizer.init(params))}
 
-    def hundred():
-        carry["value"], losses = scanned(*carry["value"], batches)
-        jax.block_until_ready(losses)
+    def in_program():
+        c1["value"], losses = drawn(*c1["value"], c1["step"])
+        c1["step"] += STEPS
+        return losses
 
-    return [({**row, "dispatch": "k=1"}, one, 1), ({**row, "dispatch": "k=100 (scan)"}, hundred, 100)]
+    def on_array():
+        c2["value"], losses = predrawn(*c2["value"], batches)
+        return losses
+
+    sides["drawn in program"] = _block(in_program, 1)
+    sides["pre-drawn"] = _block(on_array, 1)
+    return sides, {"flowjax": _count(params)}
 
 
-def zuko_rows(kind: str) -> list:
+def zuko_sides(kind: str) -> tuple[dict, dict]:
     if importlib.util.find_spec("zuko") is None or importlib.util.find_spec("torch") is None:
-        return [({"model": kind, "library": "zuko", "dispatch": "-", "note": "not installed"}, None, 0)]
+        return {}, {}
     import torch
     import zuko
 
-    torch.set_num_threads(1)
     torch.manual_seed(0)
     hidden = (WIDTH, WIDTH)
     if kind == "realnvp":
@@ -151,48 +219,38 @@ def zuko_rows(kind: str) -> list:
     nb = data.shape[0] // BATCH
     holder = {"i": 0}
 
-    def one():
-        i = holder["i"] % nb
-        holder["i"] += 1
-        loss = -flow().log_prob(data[i * BATCH : (i + 1) * BATCH]).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    def block():
+        torch.set_num_threads(1)  # on two busy cores two threads ran far slower, spinning
+        for _ in range(STEPS):
+            i = holder["i"] % nb
+            holder["i"] += 1
+            loss = -flow().log_prob(data[i * BATCH : (i + 1) * BATCH]).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
 
-    params = sum(p.numel() for p in flow.parameters())
-    return [({"model": kind, "library": "zuko", "dispatch": "eager, 1 thread", "params": params}, one, 1)]
-
-
-def _rate(go, steps_per_call: int, seconds: float) -> float:
-    n, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        go()
-        n += 1
-    return n * steps_per_call / (time.perf_counter() - start)
+    return {"1 step/call": block}, {"zuko": sum(p.numel() for p in flow.parameters())}
 
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--seconds", type=float, default=3.0, help="timed seconds per row and round")
-    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--rounds", type=int, default=7, help="interleaved blocks per side")
     args = p.parse_args()
-    runners = [r for kind in ("realnvp", "spline") for fn in (genjax_rows, flowjax_rows, zuko_rows) for r in fn(kind)]
-    for row, go, _ in runners:  # compile / warm up
-        if go is not None:
-            start = time.perf_counter()
-            go()
-            row["first call s"] = time.perf_counter() - start
-    for _ in range(args.rounds):
-        for row, go, k in runners:
-            if go is not None:
-                row["steps/s"] = max(row.get("steps/s", 0.0), _rate(go, k, args.seconds))
-    rows = [row for row, _, _ in runners]
+    results, counts = {}, {}
     for kind in ("realnvp", "spline"):
-        base = next(r["steps/s"] for r in rows if r["model"] == kind and r["library"] == "genjax" and r["dispatch"] == "k=1")
-        for r in rows:
-            if r["model"] == kind and r.get("steps/s"):
-                r["vs genjax k=1"] = r["steps/s"] / base
-    report("flows_speed", rows, ["model", "library", "dispatch", "params", "steps/s", "vs genjax k=1", "first call s", "note"])
+        per_lib = {"genjax": genjax_sides(kind), "flowjax": flowjax_sides(kind), "zuko": zuko_sides(kind)}
+        counts[kind] = {k: v for _, (_, c) in per_lib.items() for k, v in c.items()}
+        for mode in ("1 step/call", "drawn in program", "pre-drawn"):
+            sides = {f"{lib} ({mode})": s[mode] for lib, (s, _) in per_lib.items() if mode in s}
+            if len(sides) < 2:
+                print(f"{kind}, {mode}: only genjax installed; skipped")
+                continue
+            results[f"{kind}: {mode}, {STEPS} steps per block"] = compare(
+                sides, calls_per_block=1, rounds=args.rounds, baseline=next(n for n in sides if n.startswith("flowjax")))
+    print("parameters:", counts)
+    report("flows_speed", results, packages=("flowjax", "equinox", "zuko", "torch"),
+           work=f"{STEPS} maximum-likelihood adam steps of an 8-layer coupling flow (2x64 ReLU conditioners), "
+                "batch 256 of 8gaussians", extra={"parameters": counts})
 
 
 if __name__ == "__main__":

@@ -1,24 +1,38 @@
 """genjax flow matching next to torchcfm on the same CPU: training throughput and OT-CFM quality.
 
-    pip install -e '.[bench-fm]'                         # torch (CPU) + torchcfm; optional
-    python -m benchmarks.fm_torchcfm --speed              # steps/s, I-CFM and OT-CFM, batch 256
-    python -m experiments.otcfm_8gaussians_moons           # genjax's OT-CFM run (runs/otcfm_<task>)
+    pip install torch --index-url https://download.pytorch.org/whl/cpu    # a CPU-only torch first
+    pip install -e '.[bench-fm]' && pip install --no-deps torchcfm        # see docs/performance.md
+    python -m benchmarks.fm_torchcfm --speed
     python -m benchmarks.fm_torchcfm --quality --tasks 8gaussians_moons,moons
 
 Same task definition on both sides (``experiments.fm_common.cfm_config``): torchcfm's 2-D
 MLP (``torchcfm.models.MLP(dim=2, w=64, time_varying=True)``, three SELU layers of 64), batch
-256, Adam at a constant 1e-3, 10 000 steps, sigma = 0.1, data drawn from the genjax dataset
-(the torch loop reads the same pre-drawn numpy batches). The torch loop is written against
-torchcfm's library API (``ConditionalFlowMatcher`` / ``ExactOptimalTransportConditionalFlowMatcher``
+256, Adam at a constant 1e-3, sigma = 0.1. The torch loop is written against torchcfm's
+library API (``ConditionalFlowMatcher`` / ``ExactOptimalTransportConditionalFlowMatcher``
 ``.sample_location_and_conditional_flow``).
 
+Speed: the interleaved harness (``benchmarks/harness.py``); one block is 100 optimiser steps on
+every side. torch reads pre-drawn batches (drawn before the timer); genjax draws its batches
+inside the compiled program (that work is inside its time). torch runs in this process with
+``OMP_WAIT_POLICY=PASSIVE`` (set before torch loads) so its idle OpenMP threads do not spin
+while JAX runs, at one thread and at two. genjax OT-CFM is timed with the exact host coupling
+(the reference, POT's network simplex or scipy's assignment, through ``jax.pure_callback``)
+and with the device coupling (epsilon-scaled Sinkhorn, ``otcfm_sinkhorn``).
+
 Quality: the trained torch weights are loaded into genjax's ``ConcatMLP`` (the same layers)
-and both models are evaluated by the same code, ``genjax.train.evaluate``: W2 by exact OT of
+and every model is evaluated by the same code, ``genjax.train.evaluate``: W2 by exact OT of
 2000 vs 2000 points averaged over ``eval.repeats`` draws with standard errors, the W2 floor, and
-NPE from the same ODE solve. Without torchcfm installed the torch rows are skipped.
+NPE from the same ODE solve. genjax runs are read from ``runs/<method>_<task>`` (trained first
+when absent). Without torchcfm installed the torch rows are skipped.
 """
 
 from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch is imported anywhere
+
+
 
 import argparse
 import pathlib
@@ -28,8 +42,10 @@ import jax
 import numpy as np
 
 from benchmarks.common import report
-from genjax import train
+from benchmarks.harness import compare
+from benchmarks.harness import report as harness_report
 from experiments.fm_common import TASKS, cfm_config
+from genjax import train
 
 
 def _torchcfm():
@@ -95,50 +111,72 @@ def torch_to_flax(model) -> dict:
                        for i, m in enumerate(linears)}}
 
 
-def genjax_speed(method: str, task: str, steps_per_dispatch: int, calls: int) -> float:
-    """Seconds per step of the genjax trainer (batches drawn in the program)."""
-    config = cfm_config(method, task)
+BLOCK_STEPS = 100  # optimiser steps per timed block, on every side
+
+
+def torch_block(torch, method: str, threads: int, *, sigma: float = 0.1, lr: float = 1e-3, seed: int = 0):
+    """A function running ``BLOCK_STEPS`` torchcfm steps on pre-drawn batches."""
+    from torchcfm.conditional_flow_matching import (
+        ConditionalFlowMatcher,
+        ExactOptimalTransportConditionalFlowMatcher,
+    )
+    from torchcfm.models.models import MLP
+
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    matcher = (ExactOptimalTransportConditionalFlowMatcher if method == "otcfm" else ConditionalFlowMatcher)(sigma=sigma)
+    model = MLP(dim=2, w=64, time_varying=True)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    x0, x1 = _data("moons", BLOCK_STEPS, 256)
+    x0, x1 = torch.from_numpy(x0.copy()), torch.from_numpy(x1.copy())
+
+    def block():
+        torch.set_num_threads(threads)
+        for i in range(BLOCK_STEPS):
+            opt.zero_grad()
+            t, xt, ut = matcher.sample_location_and_conditional_flow(x0[i], x1[i])
+            loss = torch.mean((model(torch.cat([xt, t[:, None]], dim=-1)) - ut) ** 2)
+            loss.backward()
+            opt.step()
+
+    return block
+
+
+def genjax_block(method: str, steps_per_dispatch: int):
+    """A function running ``BLOCK_STEPS`` genjax trainer steps, ``steps_per_dispatch`` per call."""
+    config = cfm_config(method, "moons")
     config.train.steps_per_dispatch = steps_per_dispatch
     trainer = train.Trainer.from_config(config)
-    state = trainer.init()
-    state, _ = trainer.run(state, 0, steps_per_dispatch)  # compile
-    jax.block_until_ready(state)
-    start = time.perf_counter()
-    step = steps_per_dispatch
-    for _ in range(calls):
-        state, m = trainer.run(state, step, steps_per_dispatch)
-        step += steps_per_dispatch
-    jax.block_until_ready((state, m))
-    return (time.perf_counter() - start) / (calls * steps_per_dispatch)
+    holder = {"state": trainer.init(), "step": 0}
+
+    def block():
+        for _ in range(BLOCK_STEPS // steps_per_dispatch):
+            holder["state"], m = trainer.run(holder["state"], holder["step"], steps_per_dispatch)
+            holder["step"] += steps_per_dispatch
+        jax.block_until_ready(m)
+
+    return block
 
 
 def speed(args) -> None:
     torch = _torchcfm()
-    rows = []
-    for method in ("icfm", "otcfm"):
-        n = args.icfm_steps if method == "icfm" else args.otcfm_steps
+    results = {}
+    for method, genjax_methods in (("icfm", ("icfm",)), ("otcfm", ("otcfm", "otcfm_sinkhorn"))):
+        sides = {}
+        for gm in genjax_methods:
+            for k in (1, BLOCK_STEPS):
+                sides[f"genjax {gm}, {k} step(s)/call"] = genjax_block(gm, k)
         if torch is not None:
-            x0, x1 = _data("moons", n, 256)
-            default_threads = torch.get_num_threads()
-            # Tiny layers often run faster on one thread (no fork/join per op); report both.
-            for threads in sorted({default_threads, 1}):
-                torch.set_num_threads(threads)
-                torch_train(torch, method, x0[:20], x1[:20])  # warm up
-                _, sec = torch_train(torch, method, x0, x1)
-                rows.append({"impl": "torchcfm", "method": method, "dispatch": f"eager, {threads} thread(s)",
-                             "steps_per_sec": 1 / sec})
-            torch.set_num_threads(default_threads)
-        for k in (1, 100):
-            calls = max(1, n // k)
-            sec = genjax_speed(method, "moons", k, calls)
-            rows.append({"impl": "genjax", "method": method, "dispatch": f"{k} step/call", "steps_per_sec": 1 / sec})
-    base = {}  # the faster torchcfm setting is the baseline
-    for r in rows:
-        if r["impl"] == "torchcfm":
-            base[r["method"]] = max(base.get(r["method"], 0.0), r["steps_per_sec"])
-    for r in rows:
-        r["vs_torchcfm"] = r["steps_per_sec"] / base[r["method"]] if r["method"] in base else None
-    report("fm_torchcfm_speed", rows, ["impl", "method", "dispatch", "steps_per_sec", "vs_torchcfm"])
+            for threads in (2, 1):
+                sides[f"torchcfm {method}, {threads} thread(s)"] = torch_block(torch, method, threads)
+        baseline = f"torchcfm {method}, 1 thread(s)" if torch is not None else None
+        results[f"{method}: {BLOCK_STEPS} steps per block"] = compare(
+            sides, calls_per_block=1, rounds=args.rounds, baseline=baseline)
+        if torch is not None:
+            torch.set_num_threads(1)
+    harness_report("fm_torchcfm_speed", results, packages=("torch", "torchcfm", "pot"),
+                   work=f"{BLOCK_STEPS} flow-matching steps of the 3x64 SELU MLP on [x, t], batch 256, adam, "
+                        "N(0, I) -> moons; torch on pre-drawn batches, genjax drawing them in the program")
 
 
 def quality(args) -> None:
@@ -149,16 +187,18 @@ def quality(args) -> None:
         torch.set_num_threads(1)  # the faster setting for this net on this CPU (see --speed)
     rows = []
     for task in args.tasks.split(","):
+        evaluated = []
+        for method in ("otcfm", "otcfm_sinkhorn"):
+            config = cfm_config(method, task)
+            config.eval.repeats = args.repeats
+            workdir = pathlib.Path(args.runs) / f"{method}_{task}"
+            if not (workdir / "checkpoints").exists():
+                print(f"training {workdir} (python -m experiments.{method}_{task})")
+                train.train_and_evaluate(config, workdir)
+            trainer, state, step = train.restore_for_eval(config, workdir)
+            evaluated.append((f"genjax {method}", trainer.eval_params(state)[0], step, None))
         config = cfm_config("otcfm", task)
         config.eval.repeats = args.repeats
-        workdir = pathlib.Path(args.runs) / f"otcfm_{task}"
-        trainer = train.Trainer.from_config(config)
-        evaluated = []
-        if (workdir / "checkpoints").exists():
-            trainer, state, step = train.restore_for_eval(config, workdir)
-            evaluated.append(("genjax", trainer.eval_params(state)[0], step, None))
-        else:
-            print(f"no genjax run in {workdir}: run python -m experiments.otcfm_{task} first")
         if torch is not None:
             x0, x1 = _data(task, config.train.steps, config.data.batch_size)
             model, sec = torch_train(torch, "otcfm", x0, x1, sigma=config.model.sigma, lr=config.train.lr)
@@ -179,8 +219,7 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--speed", action="store_true")
     p.add_argument("--quality", action="store_true")
-    p.add_argument("--icfm-steps", type=int, default=3000)
-    p.add_argument("--otcfm-steps", type=int, default=300)
+    p.add_argument("--rounds", type=int, default=7, help="interleaved blocks per side (--speed)")
     p.add_argument("--tasks", default=",".join(TASKS))
     p.add_argument("--repeats", type=int, default=8)
     p.add_argument("--runs", default="runs")

@@ -27,11 +27,15 @@ METHODS = {
     "icfm": ("independent", 0.1),
     "otcfm": ("exact_ot", 0.1),
     "rf": ("independent", 0.0),
+    # minibatch OT on the device: epsilon-scaled Sinkhorn (1 -> 0.003 of the mean cost, 15
+    # iterations) inside the compiled step, each x1 given a source point drawn from the plan
+    "otcfm_sinkhorn": ("sinkhorn", 0.1),
 }
+SINKHORN_OT = {"sinkhorn_epsilon": 0.003, "sinkhorn_iters": 15, "sinkhorn_anneal_from": 1.0}
 
 
 def cfm_config(method: str, task: str) -> ml_collections.ConfigDict:
-    """The config of ``method`` ("icfm", "otcfm", "rf") on ``task`` (a key of ``TASKS``)."""
+    """The config of ``method`` (a key of ``METHODS``) on ``task`` (a key of ``TASKS``)."""
     source, target = TASKS[task]
     coupling, sigma = METHODS[method]
     c = default_config()
@@ -46,6 +50,8 @@ def cfm_config(method: str, task: str) -> ml_collections.ConfigDict:
     c.model.source = source
     c.model.coupling = coupling
     c.model.sigma = sigma
+    if coupling == "sinkhorn":
+        c.model.update(SINKHORN_OT)
     c.model.ode = ml_collections.ConfigDict({"solver": "tsit5", "rtol": 1e-5, "atol": 1e-5})
 
     c.train.steps = 10_000

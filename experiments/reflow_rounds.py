@@ -52,11 +52,11 @@ def run_rounds(config, workdir, reflows: int, num_pairs: int = 50_000) -> list[d
 
 def main(argv=None) -> int:
     from genjax import config as gconfig
-    from genjax.cli import _print_metrics, _split_overrides
+    from genjax.cli import print_metrics, split_overrides
     from genjax.errors import GenjaxError
 
     argv = sys.argv[1:] if argv is None else argv
-    rest, overrides = _split_overrides(argv)
+    rest, overrides = split_overrides(argv)
     p = argparse.ArgumentParser(prog="reflow_rounds")
     p.add_argument("--config", required=True)
     p.add_argument("--workdir", required=True)
@@ -73,7 +73,7 @@ def main(argv=None) -> int:
         print(f"reflow_rounds: error: {e}", file=sys.stderr)
         return 2
     for k, res in enumerate(results, 1):
-        _print_metrics(f"{k}-rectified flow, step {res.pop('step')}:", res)
+        print_metrics(f"{k}-rectified flow, step {res.pop('step')}:", res)
     summary = pathlib.Path(args.workdir) / "rounds.json"
     summary.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {summary}")

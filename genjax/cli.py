@@ -1,4 +1,4 @@
-"""``genjax train | eval | sample | config | list`` (``genjax <command> --help`` for each).
+"""``genjax train | eval | sample | config | list | leaderboard`` (``genjax <command> --help`` for each).
 
     genjax train  --config experiments/fm_moons.py --workdir runs/fm --config.train.steps=2000
     genjax eval   --workdir runs/fm                      # config read back from the workdir
@@ -8,9 +8,11 @@
 
 Every error a user can cause (unknown key, wrong type, value out of range, unknown dataset, a bad
 sampler spec, a missing or unwritable directory, a workdir of a different model) is printed as
-one line naming what is wrong and what is allowed, with exit code 2. Multi-host: pass
-``--distributed`` on every host (``jax.distributed.initialize()`` reads the coordinator address
-and process ids from the cluster environment).
+one line naming what is wrong and what is allowed, with exit code 2. Several processes: pass
+``--distributed`` to every one of them; the job is read from the environment (``python -m
+genjax.launch`` on one machine, SLURM's ``srun``, a Cloud TPU VM, or ``JAX_COORDINATOR_ADDRESS``,
+``JAX_NUM_PROCESSES`` and ``JAX_PROCESS_ID``; see ``genjax.train.distributed``), and process 0
+alone prints and writes shared files.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ COMMANDS = {
     "sample": "draw samples from the latest checkpoint of a workdir",
     "config": "print a config: every key, its value and what it means",
     "list": "list the runnable experiments, the datasets and the models",
+    "leaderboard": "train every family on the same data and budget; one table (`genjax leaderboard --help`)",
 }
 OVERRIDES_HELP = """\
 config overrides (any number, after the options):
@@ -50,6 +53,7 @@ EXAMPLES = {
                "  # writes <out>/samples_step<step>_heun-8.npy and .png; --out defaults to <workdir>/samples"),
     "config": "  genjax config --config experiments/fm_moons.py --config.model.ode.solver=heun",
     "list": "  genjax list",
+    "leaderboard": "  genjax leaderboard --quick",
 }
 
 
@@ -60,7 +64,9 @@ class _Parser(argparse.ArgumentParser):
         raise GenjaxError(f"{message} (see `{self.prog} --help`)")
 
 
-def _split_overrides(argv: Sequence[str]) -> tuple[list[str], list[tuple[str, str]]]:
+def split_overrides(argv: Sequence[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """``(other arguments, [(key, value)])``: the ``--config.<key>=<value>`` (or ``--config.<key>
+    <value>``) overrides taken out of ``argv``, for scripts with their own options."""
     rest, overrides = [], []
     args = list(argv)
     i = 0
@@ -89,7 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     for name, summary in COMMANDS.items():
         s = sub.add_parser(name, help=summary, description=summary, formatter_class=argparse.RawDescriptionHelpFormatter,
                            epilog=(OVERRIDES_HELP if name != "list" else "") + "\nexample:\n" + EXAMPLES[name])
-        if name == "list":
+        if name in ("list", "leaderboard"):
             continue
         s.add_argument("--config", metavar="FILE", help="experiment file defining get_config()"
                        + ("" if name == "train" else " (default: the workdir's config.json)"))
@@ -99,7 +105,8 @@ def _parser() -> argparse.ArgumentParser:
             s.add_argument("--out", metavar="DIR", help="output folder (default <workdir>/samples)")
         if name != "config":
             s.add_argument("--distributed", action="store_true",
-                           help="initialise JAX's distributed runtime from the cluster environment (multi-host)")
+                           help="join a multi-process JAX job described by the environment (genjax.launch, "
+                                "SLURM, Cloud TPU, or JAX_COORDINATOR_ADDRESS / JAX_NUM_PROCESSES / JAX_PROCESS_ID)")
     return p
 
 
@@ -116,7 +123,7 @@ def _suggest_override(flag: str, value: str | None) -> str:
 
 
 def _parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[tuple[str, str]]]:
-    rest, overrides = _split_overrides(argv)
+    rest, overrides = split_overrides(argv)
     args, unknown = _parser().parse_known_args(rest)
     if args.command is None:
         raise GenjaxError(f"give a command: {', '.join(COMMANDS)} (see `genjax --help`)")
@@ -127,18 +134,6 @@ def _parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[tuple[str, str
                           + (_suggest_override(flag, value) if flag.startswith("-") else "")
                           + f" (see `genjax {args.command} --help`)")
     return args, overrides
-
-
-def _initialize_distributed() -> None:
-    import jax
-
-    try:
-        jax.distributed.initialize()
-    except (ValueError, RuntimeError) as e:
-        raise GenjaxError(
-            f"--distributed found no cluster ({str(e).splitlines()[0]}): run under SLURM or on a Cloud TPU VM, "
-            "or set JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES and JAX_PROCESS_ID on every process"
-        ) from None
 
 
 def load_config(config_path: str | None, workdir: pathlib.Path | None, overrides) -> ml_collections.ConfigDict:
@@ -163,7 +158,8 @@ def load_config(config_path: str | None, workdir: pathlib.Path | None, overrides
     return config
 
 
-def _print_metrics(title: str, metrics: dict) -> None:
+def print_metrics(title: str, metrics: dict) -> None:
+    """Prints ``title`` and one aligned ``name value`` line per metric."""
     print(title)
     width = max((len(k) for k in metrics), default=0)
     for k, v in metrics.items():
@@ -255,12 +251,18 @@ def cmd_config(config: ml_collections.ConfigDict) -> None:
 
 
 def run(argv: Sequence[str]) -> int:
+    if argv and argv[0] == "leaderboard":  # its own options: genjax.leaderboard
+        from genjax import leaderboard
+
+        return leaderboard.main(list(argv[1:]))
     args, overrides = _parse(argv)
     if args.command == "list":
         cmd_list()
         return 0
     if getattr(args, "distributed", False):
-        _initialize_distributed()
+        from genjax.train.distributed import initialize
+
+        initialize()
     if args.workdir is not None and not args.workdir.strip():
         raise GenjaxError("--workdir is empty (an unset shell variable?): give a directory")
     workdir = pathlib.Path(args.workdir) if args.workdir else None
@@ -274,10 +276,13 @@ def run(argv: Sequence[str]) -> int:
         return 0
 
     from genjax import train
+    from genjax.train.distributed import is_primary
 
     if args.command == "train":
         results = train.train_and_evaluate(config, workdir)
-        _print_metrics(f"final metrics at step {results.pop('step')}:", results)
+        if not is_primary():
+            return 0
+        print_metrics(f"final metrics at step {results.pop('step')}:", results)
         print(f"wrote {workdir / 'final_metrics.json'}, {workdir / 'metrics.jsonl'}, "
               f"checkpoints in {workdir / 'checkpoints'}, plots in {workdir / 'plots'}")
     elif args.command == "eval":
@@ -285,9 +290,11 @@ def run(argv: Sequence[str]) -> int:
         if not os.access(workdir, os.W_OK):
             raise GenjaxError(f"workdir {workdir} is not writable: eval writes eval_<step>.json there")
         results = trainer.evaluate(state)
+        if not is_primary():
+            return 0
         path = workdir / f"eval_{step}.json"
         path.write_text(json.dumps({"step": step, **results}, indent=2) + "\n")
-        _print_metrics(f"eval of {workdir} at step {step} (held-out data):", results)
+        print_metrics(f"eval of {workdir} at step {step} (held-out data):", results)
         print(f"wrote {path}")
     elif args.command == "sample":
         _sample(config, workdir, pathlib.Path(args.out) if args.out else workdir / "samples")
@@ -306,6 +313,8 @@ def _sample(config, workdir: pathlib.Path, out: pathlib.Path) -> None:
     key = jax.random.key(config.sample.seed)
     x, stats = train.draw_samples(trainer.model, params, key, config.sample.num, config.sample.sampler)
     x = np.asarray(x)
+    if jax.process_index() != 0:
+        return
     stem = f"samples_step{step}_{config.sample.sampler.replace('@', '-').replace(':', '_')}"
     np.save(out / f"{stem}.npy", x)
     png = train.plot_samples(trainer.model, params, trainer.dataset, out / f"{stem}.png",

@@ -66,6 +66,11 @@ def default_config() -> ml_collections.ConfigDict:
     # keys that differ from the train.* ones above for that group.
     c.train.groups = ml_collections.ConfigDict()
 
+    # Where the state lives: a (data, fsdp) mesh over every device of every process.
+    c.sharding = ml_collections.ConfigDict()
+    c.sharding.fsdp = 1  # > 1: parameters and optimiser state split over this many devices (FSDP)
+    c.sharding.min_size = 2**14  # arrays with fewer elements stay replicated
+
     c.eval = ml_collections.ConfigDict()
     c.eval.use_ema = True
     c.eval.num_samples = 2000
@@ -107,6 +112,9 @@ KEY_DOCS = {
     "train.skip_nonfinite_updates": "skip and count updates with a non-finite loss or gradient instead of stopping",
     "train.plot": "write sample plots into <workdir>/plots",
     "train.progress": "show a progress bar",
+    "sharding.fsdp": "devices the large state arrays (params, optimiser state, EMA) are split over, FSDP-style; "
+                     "1: replicated (plain data parallelism); must divide the device count",
+    "sharding.min_size": "with sharding.fsdp > 1, arrays of fewer elements stay replicated",
     "eval.use_ema": "evaluate and sample with the EMA parameters",
     "eval.num_samples": "samples drawn per sampler for W2 / MMD (and test points for the 2-D sets)",
     "eval.repeats": "independent sample draws W2 is averaged over (standard errors reported)",
@@ -189,6 +197,8 @@ GENERIC_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "train.checkpoint_every": POS_INT,
     "train.keep_checkpoints": POS_INT,
     "train.skip_nonfinite_updates": (lambda v: isinstance(v, bool), "True or False"),
+    "sharding.fsdp": POS_INT,
+    "sharding.min_size": POS_INT,
     "eval.num_samples": POS_INT,
     "eval.repeats": POS_INT,
     "eval.batch_size": POS_INT,

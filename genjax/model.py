@@ -144,6 +144,12 @@ class ModelEntry:
       uses_runs: the builder takes ``load_run``, a ``workdir -> (model, params)`` loader of other
         trained runs (a distillation teacher, a model to fine-tune), as
         ``build(model_config, dataset, load_run=...)``; the trainer passes it.
+      leaderboard: the experiment that stands for the family in ``genjax leaderboard``, per kind
+        of data (``"2d"``: 8gaussians and moons; ``"digits"``); one model per family declares it.
+        The leaderboard overrides data, budget, batch size and optimiser; a kind left out is a
+        row saying the family does not model that data.
+      leaderboard_overrides: config overrides (``"train.lr": 2e-4``) the family needs on top of
+        the leaderboard's common settings; they are printed in the row's notes.
     """
 
     build: Callable[..., Any]
@@ -153,3 +159,5 @@ class ModelEntry:
     tiny: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     default_experiment: str | None = None
     uses_runs: bool = False
+    leaderboard: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    leaderboard_overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)

@@ -14,6 +14,7 @@ MODELS = {
         samplers=ODE_SAMPLERS,
         tiny={"hidden": (16, 16), "ode": {"solver": "heun", "steps": 4}},
         default_experiment="ffjord_toy",
+        leaderboard={"2d": "ffjord_toy", "digits": "ffjord_digits"},
     ),
 }
 

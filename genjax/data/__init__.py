@@ -44,7 +44,7 @@ DATASETS: dict[str, str] = {
     "moons": "2-D: two interleaved noisy half circles; 2 labels",
     "swissroll": "2-D: noisy swiss roll (make_swiss_roll columns x, z, divided by 5)",
     "scurve": "2-D: noisy S curve (make_s_curve columns x, z, times 1.5)",
-    "digits": "scikit-learn 8x8 digits: 64-d, values 0..16 dequantized; 1497/300; 10 labels",
+    "digits": "scikit-learn 8x8 digits: 64-d (or 8x8x1 with image=True), values 0..16 dequantized; 1497/300; 10 labels",
     "mnist1d": "MNIST-1D: 40-d standardized signals, 4000/1000; 10 labels",
     "mnist": "tfds MNIST: 28x28x1, 60000/10000; 10 labels",
     "fashion_mnist": "tfds Fashion-MNIST: 28x28x1, 60000/10000; 10 labels",
@@ -112,7 +112,8 @@ def get_dataset(name: str, **options) -> Dataset:
 
     Args:
       name: one of ``list_datasets()``, or ``"tfds:<builder>"`` for any tfds image dataset.
-      **options: dataset options; the toy sets, ``digits`` and ``mnist1d`` take none, tfds
+      **options: dataset options; the toy sets and ``mnist1d`` take none, ``digits`` takes
+        ``image`` (``True``: ``[8, 8, 1]`` images instead of 64-vectors), tfds
         images take ``data_dir, download, scale, crop, size, train_split, test_split``
         (see ``genjax.data.images.ImageDataset``).
 

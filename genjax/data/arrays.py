@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from genjax.data.base import Batch, Dataset, Dequantization
+from genjax.data.base import Batch, Dataset, Dequantization, shard_rows
 from genjax.errors import DataError
 
 # Held-out sets are drawn from this root key folded with a per-dataset constant. Training streams
@@ -82,6 +82,20 @@ def dequantize(key: jax.Array, values: jax.Array, dequantization: Dequantization
     return dequantization.scale * (values.astype(jnp.float32) + u) + dequantization.shift
 
 
+def dequantize_block(key: jax.Array, values: jax.Array, dequantization: Dequantization, batch_size: int,
+                     start: int) -> jax.Array:
+    """Rows ``[start, start + len(values))`` of ``dequantize(key, batch, dequantization)`` for a batch of
+    ``batch_size`` rows, given only those rows' ``values``: the noise of the whole batch is drawn
+    (cheap) and cut, so a block is bitwise the same rows of the whole batch.
+
+    Args:
+      values: integer values ``[rows, *event]``, rows ``start..`` of the batch.
+    """
+    u = jax.random.uniform(key, (batch_size, *values.shape[1:]), jnp.float32)
+    u = jax.lax.dynamic_slice_in_dim(u, start, values.shape[0])
+    return dequantization.scale * (values.astype(jnp.float32) + u) + dequantization.shift
+
+
 def dequantize_examples(
     key: jax.Array, values: jax.Array, indices: jax.Array, dequantization: Dequantization
 ) -> jax.Array:
@@ -111,6 +125,22 @@ def _gather_batch(key, step, x, labels, *, batch_size, dequantization):
     if dequantization is not None:
         noise_key = jax.random.fold_in(jax.random.fold_in(key, 1), step)
         batch["x"] = dequantize(noise_key, batch["x"], dequantization)
+    if labels is not None:
+        batch["label"] = labels[idx]
+    return batch
+
+
+@functools.partial(jax.jit, static_argnames=("batch_size", "length", "dequantization"))
+def _gather_rows(key, step, start, x, labels, *, batch_size, length, dequantization):
+    # Rows [start, start + length) of _gather_batch: the stream's indices of the whole batch are
+    # computed (a permutation of the set, cheap next to the examples), only this block's examples
+    # are read.
+    idx = stream_indices(jax.random.fold_in(key, 0), step, batch_size, x.shape[0])
+    idx = jax.lax.dynamic_slice_in_dim(idx, start, length)
+    batch = {"x": x[idx]}
+    if dequantization is not None:
+        noise_key = jax.random.fold_in(jax.random.fold_in(key, 1), step)
+        batch["x"] = dequantize_block(noise_key, batch["x"], dequantization, batch_size, start)
     if labels is not None:
         batch["label"] = labels[idx]
     return batch
@@ -206,6 +236,15 @@ class ArrayDataset(Dataset):
             batch_size=batch_size,
             dequantization=self.dequantization,
         )
+
+    def train_shard(self, key: jax.Array, step: int, batch_size: int, shard: int, num_shards: int) -> Batch:
+        """Rows ``[shard * L, (shard + 1) * L)`` of ``train_batch``, reading only those examples."""
+        batch_size = check_batch_size(batch_size, self.num_train, self.name)
+        if num_shards == 1:
+            return self.train_batch(key, step, batch_size)
+        start, stop = shard_rows(batch_size, shard, num_shards)
+        return _gather_rows(key, step, start, self._train_x, self._train_labels, batch_size=batch_size,
+                            length=stop - start, dequantization=self.dequantization)
 
     def _test_count(self, num: int | None) -> int:
         if num is None:

@@ -35,6 +35,14 @@ class Dequantization:
         return -math.log(self.scale)
 
 
+def shard_rows(batch_size: int, shard: int, num_shards: int) -> tuple[int, int]:
+    """``(start, stop)`` of shard ``shard`` of ``num_shards`` equal blocks of a batch of ``batch_size`` rows."""
+    if num_shards < 1 or not 0 <= shard < num_shards or batch_size % num_shards:
+        raise ValueError(f"shard {shard} of {num_shards} does not split a batch of {batch_size} evenly")
+    length = batch_size // num_shards
+    return shard * length, (shard + 1) * length
+
+
 class Dataset:
     """Base class. Subclasses set the attributes and implement the methods below.
 
@@ -56,6 +64,20 @@ class Dataset:
     def train_batch(self, key: jax.Array, step, batch_size: int) -> Batch:
         """The training batch at ``step`` of the stream determined by ``key``."""
         raise NotImplementedError
+
+    def train_shard(self, key: jax.Array, step: int, batch_size: int, shard: int, num_shards: int) -> Batch:
+        """Rows ``[shard * L, (shard + 1) * L)`` of ``train_batch(key, step, batch_size)``, ``L = batch_size / num_shards``.
+
+        What one process of a multi-process run reads of each global batch: the shards of all
+        processes, concatenated in order, are the global batch, whatever ``num_shards`` is.
+        This default draws the whole batch and keeps the rows (right for synthetic sets, whose
+        batch is a cheap draw); finite datasets read only their rows.
+        """
+        start, stop = shard_rows(batch_size, shard, num_shards)
+        batch = self.train_batch(key, step, batch_size)
+        if num_shards == 1:
+            return batch
+        return {k: v[start:stop] for k, v in batch.items()}
 
     def test_batch(self, num: int | None = None) -> Batch:
         """Held-out data, fixed for the dataset (the first ``num`` examples, or all)."""

@@ -18,8 +18,9 @@ NUM_TEST = 300
 SPLIT_SEED = 0
 
 
-def digits_dataset() -> ArrayDataset:
-    """The digits set: event shape ``(64,)``, 10 classes, 1497 train / 300 test examples."""
+def digits_dataset(*, image: bool = False) -> ArrayDataset:
+    """The digits set: event shape ``(64,)`` (``(8, 8, 1)`` images with ``image=True``, for
+    convolutional networks), 10 classes, 1497 train / 300 test examples."""
     # Imported here: scikit-learn takes most of a second to import.
     from sklearn.datasets import load_digits
 
@@ -28,6 +29,8 @@ def digits_dataset() -> ArrayDataset:
     labels = np.asarray(data.target, np.int32)
     order = np.random.default_rng(SPLIT_SEED).permutation(len(values))
     train, test = order[:-NUM_TEST], order[-NUM_TEST:]
+    if image:
+        values = values.reshape(-1, 8, 8, 1)
     return ArrayDataset(
         "digits",
         train_x=values[train],

@@ -11,7 +11,10 @@ and no iterator state needs checkpointing. Grain reshuffles every epoch (seed ``
 and a batch may straddle two epochs. The shuffle seed is 32 random bits drawn from
 ``fold_in(key, 0)``; the dequantization noise of batch ``step`` comes from
 ``fold_in(fold_in(key, 1), step)``. The pipeline runs on the host: ``train_batch`` needs a
-concrete key and step (``in_memory = False``).
+concrete key and step (``in_memory = False``). In a multi-process run each process reads only
+its block of every global batch (``train_shard``: grain's per-process sharding of the record
+stream, ``ds[shard_index::shard_count]``), and the blocks of all processes are, bitwise, the
+batch one process would read.
 
 Values: uint8 pixels ``v`` become ``x = scale * (v + u) + shift``, ``u ~ U[0, 1)``:
 ``scale="symmetric"`` (default) gives ``x`` in ``[-1, 1)`` (``scale = 2/256, shift = -1``),
@@ -34,8 +37,8 @@ import jax.numpy as jnp
 import numpy as np
 import tensorflow_datasets as tfds
 
-from genjax.data.arrays import dequantize, dequantize_examples, held_out_key
-from genjax.data.base import Batch, Dataset, Dequantization
+from genjax.data.arrays import dequantize, dequantize_block, dequantize_examples, held_out_key
+from genjax.data.base import Batch, Dataset, Dequantization, shard_rows
 from genjax.errors import DataError
 
 # Registry name -> default options of ImageDataset.
@@ -108,6 +111,7 @@ def _resize_values(images: jax.Array, size: int) -> jax.Array:
 
 
 _dequantize = jax.jit(dequantize, static_argnums=2)
+_dequantize_block = jax.jit(dequantize_block, static_argnums=(2, 3))
 _dequantize_examples = jax.jit(dequantize_examples, static_argnums=3)
 
 
@@ -180,7 +184,7 @@ class ImageDataset(Dataset):
         )
         self._train_source = sources[train_split]
         self._test_source = sources[test_split]
-        self._pipelines: dict[tuple[int, int], grain.MapDataset] = {}
+        self._pipelines: dict[tuple, grain.MapDataset] = {}
 
     @property
     def num_train(self) -> int:
@@ -207,24 +211,41 @@ class ImageDataset(Dataset):
             return _resize_values(images, size=self._size)
         return jnp.asarray(images, jnp.int32)
 
-    def _train_pipeline(self, seed: int, batch_size: int) -> grain.MapDataset:
-        if (seed, batch_size) not in self._pipelines:
+    def _train_pipeline(self, seed: int, batch_size: int, shard: grain.sharding.ShardOptions) -> grain.MapDataset:
+        """Element ``t`` is this shard's block of global batch ``t``.
+
+        The global stream of records is shuffled and repeated, then cut into blocks of
+        ``L = batch_size / shard_count`` records; global batch ``t`` is blocks
+        ``t * shard_count .. t * shard_count + shard_count - 1``, and grain's per-process sharding
+        (``ds[shard_index::shard_count]``) keeps block ``shard_index`` of each. The dataset is
+        lazy: only this shard's records are read and decoded.
+        """
+        cache_key = (seed, batch_size, shard.shard_index, shard.shard_count)
+        if cache_key not in self._pipelines:
             if len(self._pipelines) >= _MAX_PIPELINES:
                 self._pipelines.clear()
-            self._pipelines[seed, batch_size] = (
+            ds = (
                 grain.MapDataset.source(self._train_source)
                 .shuffle(seed=seed)
                 .repeat()
                 .map(self._decode)
-                .batch(batch_size)
+                .batch(batch_size // shard.shard_count)
             )
-        return self._pipelines[seed, batch_size]
+            if shard.shard_count > 1:
+                ds = ds[shard.shard_index :: shard.shard_count]
+            self._pipelines[cache_key] = ds
+        return self._pipelines[cache_key]
 
     def train_batch(self, key: jax.Array, step, batch_size: int) -> Batch:
         """Batch ``step`` of the stream of ``key``: ``{"x": float32 [B, *event], "label": int32 [B]}``.
 
         Host-side: ``key`` and ``step`` must be concrete (not traced by ``jit``/``vmap``).
         """
+        return self.train_shard(key, step, batch_size, 0, 1)
+
+    def train_shard(self, key: jax.Array, step, batch_size: int, shard: int, num_shards: int) -> Batch:
+        """Rows ``[shard * L, (shard + 1) * L)`` of ``train_batch`` (``L = batch_size / num_shards``),
+        reading and decoding only those records (grain's per-process sharding of the stream)."""
         if isinstance(key, jax.core.Tracer) or isinstance(step, jax.core.Tracer):
             raise DataError(
                 f"dataset {self.name!r} is read from disk (in_memory=False): call train_batch "
@@ -232,11 +253,18 @@ class ImageDataset(Dataset):
             )
         if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise DataError(f"batch_size must be a positive int, got {batch_size!r}")
-        step = int(step)
+        step, batch_size = int(step), int(batch_size)
+        start, _ = shard_rows(batch_size, shard, num_shards)
         seed = int(jax.random.bits(jax.random.fold_in(key, 0), (), jnp.uint32))
-        raw = self._train_pipeline(seed, int(batch_size))[step]
+        options = grain.sharding.ShardOptions(shard_index=shard, shard_count=num_shards)
+        raw = self._train_pipeline(seed, batch_size, options)[step]
         noise_key = jax.random.fold_in(jax.random.fold_in(key, 1), step)
-        batch = {"x": _dequantize(noise_key, self._values(raw["image"]), self.dequantization)}
+        values = self._values(raw["image"])
+        if num_shards == 1:
+            x = _dequantize(noise_key, values, self.dequantization)
+        else:
+            x = _dequantize_block(noise_key, values, self.dequantization, batch_size, start)
+        batch = {"x": x}
         if self.num_classes is not None:
             batch["label"] = jnp.asarray(raw["label"], jnp.int32)
         return batch

@@ -98,7 +98,7 @@ MODELS = {
     "score_sde": ModelEntry(
         build_score_sde, family="diffusion", summary="score SDE (VP / sub-VP / VE): reverse SDE, PC, PF-ODE likelihood",
         samplers=SAMPLERS, tiny={**_TINY, "sampler": "heun@4", "ode": {"solver": "heun", "steps": 4}},
-        default_experiment="vp_moons"),
+        default_experiment="vp_moons", leaderboard={"2d": "vp_moons", "digits": "diffusion_digits"}),
     "ncsn": ModelEntry(
         build_ncsn, family="diffusion", summary="NCSN: VE noise levels, annealed Langevin dynamics",
         samplers=SAMPLERS, tiny={**_TINY, "num_levels": 4, "sampler": "ald@3", "ode": {"solver": "heun", "steps": 4}},

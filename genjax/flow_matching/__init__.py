@@ -28,6 +28,7 @@ MODELS = {
         samplers=ODE_SAMPLERS,
         tiny={"hidden": (16, 16), "time_dim": 8, "ode": {"solver": "heun", "steps": 4}},
         default_experiment="fm_moons",
+        leaderboard={"2d": "fm_moons", "digits": "fm_digits"},
     ),
 }
 

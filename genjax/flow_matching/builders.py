@@ -7,7 +7,7 @@
 - path ["linear"]: "linear" (with ``sigma_min``) or "vp_cosine"; sigma [0]: Gaussian smoothing
   around the path (torchcfm's ``sigma``).
 - coupling ["independent"]: "independent", "exact_ot", "sinkhorn" (``sinkhorn_epsilon``,
-  ``sinkhorn_iters``) or "pairs" (``pairs``: an ``.npz`` written by ``reflow.save_pairs``).
+  ``sinkhorn_iters``, ``sinkhorn_anneal_from``: epsilon scaling from that value, 0 for none) or "pairs" (``pairs``: an ``.npz`` written by ``reflow.save_pairs``).
 - source ["gaussian"]: "gaussian" (N(0, I)) or a dataset name (data-to-data transport).
 - conditional [False]: class-conditional on the dataset's labels, with ``label_dropout`` [0.1]
   for classifier-free guidance, default sampling ``guidance`` [1.0] and ``eval_guidance`` [()]
@@ -68,10 +68,12 @@ def _net(r: SectionReader, num_classes: int | None):
 def _coupling(r: SectionReader, dataset):
     kind = r.get("coupling", "independent", *one_of(COUPLINGS))
     if kind == "sinkhorn":
-        return SinkhornCoupling(
-            epsilon=r.get("sinkhorn_epsilon", 0.05, POS_FLOAT[0], "a float > 0 (relative to the mean cost)"),
-            iters=r.get("sinkhorn_iters", 100, *POS_INT),
-        )
+        epsilon = r.get("sinkhorn_epsilon", 0.05, POS_FLOAT[0], "a float > 0 (relative to the mean cost)")
+        anneal = r.get("sinkhorn_anneal_from", 0.0,
+                       lambda v: isinstance(v, (int, float)) and (v == 0 or v >= epsilon),
+                       f"0 (a constant epsilon) or a float >= model.sinkhorn_epsilon = {epsilon}")
+        return SinkhornCoupling(epsilon=epsilon, iters=r.get("sinkhorn_iters", 100, *POS_INT),
+                                anneal_from=float(anneal) or None)
     if kind == "exact_ot":
         return ExactOTCoupling()
     if kind == "pairs":

@@ -5,6 +5,7 @@ from genjax.train.evaluation import draw_samples, evaluate, plot_samples
 from genjax.train.loop import (
     LoadedRun,
     Trainer,
+    check_workdir_config,
     check_writable_dir,
     load_run,
     load_workdir,
@@ -23,6 +24,7 @@ __all__ = [
     "TrainState",
     "Trainer",
     "abstract_like",
+    "check_workdir_config",
     "check_writable_dir",
     "draw_samples",
     "ema_update",

@@ -15,10 +15,16 @@ is cleaned up when the trainer next starts. On top of orbax:
   reported in one line, and nothing is renamed.
 - **Readers**: ``Checkpointer(..., read_only=True)`` (``eval``, ``sample``) never creates,
   cleans, renames or writes anything, so it can read while a trainer writes.
+- **Several processes**: every process of a multi-process run makes the same calls (orbax writes
+  each process's shards and commits a step once all have written); process 0 alone writes the
+  checksums and sets damaged steps aside, and the others wait for it. A restore reads into the
+  shardings of the abstract target, so a checkpoint saved on one mesh or process count restores
+  on any other.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -27,6 +33,8 @@ from typing import Any
 
 import jax
 import orbax.checkpoint as ocp
+from absl import logging as absl_logging
+from jax.experimental import multihost_utils
 
 from genjax.errors import CheckpointError
 
@@ -71,6 +79,20 @@ def structure_difference(saved_metadata: Any, abstract_state: Any) -> str | None
     return "; ".join(parts) or None
 
 
+@contextlib.contextmanager
+def _quiet_read_only_warning(read_only: bool):
+    """orbax warns that a reader's directory "is read only", which is what a reader asked for."""
+    if not read_only:
+        yield
+        return
+    level = absl_logging.get_verbosity()
+    absl_logging.set_verbosity(absl_logging.ERROR)
+    try:
+        yield
+    finally:
+        absl_logging.set_verbosity(level)
+
+
 class Checkpointer:
     """Saves and restores TrainStates under ``directory``.
 
@@ -85,16 +107,17 @@ class Checkpointer:
                  read_only: bool = False):
         self.directory = pathlib.Path(directory).absolute()
         self.read_only = read_only
-        options = ocp.CheckpointManagerOptions(
-            max_to_keep=keep,
-            create=not read_only,
-            cleanup_tmp_directories=not read_only,
-            enable_async_checkpointing=async_save and not read_only,
-            read_only=read_only,
-        )
         # The item handler is named up front so a fresh manager can read a step's metadata.
-        self.manager = ocp.CheckpointManager(self.directory, options=options,
-                                             item_handlers={"state": ocp.StandardCheckpointHandler()})
+        with _quiet_read_only_warning(read_only):
+            options = ocp.CheckpointManagerOptions(
+                max_to_keep=keep,
+                create=not read_only,
+                cleanup_tmp_directories=not read_only,
+                enable_async_checkpointing=async_save and not read_only,
+                read_only=read_only,
+            )
+            self.manager = ocp.CheckpointManager(self.directory, options=options,
+                                                 item_handlers={"state": ocp.StandardCheckpointHandler()})
         self._unsummed: list[int] = []  # saved steps whose checksums are not written yet
 
     # -- saving ------------------------------------------------------------------------------
@@ -111,11 +134,12 @@ class Checkpointer:
     def _write_checksums(self) -> None:
         if not self._unsummed:
             return
-        self.manager.wait_until_finished()
-        for step in self._unsummed:
-            step_dir = self.directory / str(step)
-            if step_dir.is_dir():  # (it may already be rotated out)
-                (step_dir / CHECKSUMS).write_text(json.dumps(_file_digests(step_dir), indent=0) + "\n")
+        self.manager.wait_until_finished()  # in every process: the step is committed by all of them
+        if jax.process_index() == 0:
+            for step in self._unsummed:
+                step_dir = self.directory / str(step)
+                if step_dir.is_dir():  # (it may already be rotated out)
+                    (step_dir / CHECKSUMS).write_text(json.dumps(_file_digests(step_dir), indent=0) + "\n")
         self._unsummed = []
 
     def wait(self) -> None:
@@ -195,13 +219,15 @@ class Checkpointer:
 
     def _set_aside(self, step: int) -> None:
         path = self.directory / str(step)
-        if path.exists():
+        if jax.process_index() == 0 and path.exists():
             target = self.directory / f"{step}.damaged"
             n = 1
             while target.exists():
                 target = self.directory / f"{step}.damaged{n}"
                 n += 1
             path.rename(target)
+        if jax.process_count() > 1:
+            multihost_utils.sync_global_devices(f"genjax checkpoint set aside {step}")
         self.manager.reload()
 
     def close(self) -> None:

@@ -55,7 +55,9 @@ def _log_prob_batches(model, params, x: jax.Array, batch_size: int) -> np.ndarra
 
 
 def sample_metrics(model, params, dataset, eval_cfg) -> dict[str, float]:
-    """W2 / MMD of model samples to held-out data, per sampler spec, with the data's W2 floor.
+    """W2 / MMD of model samples to held-out data, per sampler spec, with the data's W2 floor
+    (synthetic data: two independent draws; a fixed test set: the test set against as many
+    training examples).
 
     W2 between two finite sample sets fluctuates from draw to draw (on moons mostly with how
     many points land on each moon), so it is averaged over ``eval_cfg.repeats`` independent
@@ -74,6 +76,11 @@ def sample_metrics(model, params, dataset, eval_cfg) -> dict[str, float]:
         test = _test_batch(dataset, eval_cfg)["x"]
         num = min(num, test.shape[0])
         refs = [np.asarray(test[:num]).reshape(num, -1)] * repeats
+        if dataset.in_memory:
+            # The floor of a fixed held-out set: W2 between it and as many training examples
+            # (another draw of the same distribution), over several draws of those.
+            draw = jax.jit(lambda key: dataset.train_batch(key, 0, num)["x"])
+            pairs["w2_floor"] = [(np.asarray(draw(_eval_key(2, r))).reshape(num, -1), refs[r]) for r in range(repeats)]
     nfes: dict[str, list] = {}
     for spec in eval_cfg.samplers:
         pairs[f"w2/{spec}"] = []

@@ -9,6 +9,7 @@ therefore replays exactly the computation of an uninterrupted run from its last 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
@@ -31,7 +32,9 @@ from genjax import data as gdata
 from genjax import registry
 from genjax.errors import CheckpointError, ConfigError, NonFiniteError
 from genjax.train import evaluation as geval
+from genjax.train import sharding as gshard
 from genjax.train.checkpoint import Checkpointer
+from genjax.train.distributed import is_primary
 from genjax.train.optim import make_group_optimizers, make_optimizer
 from genjax.train.state import TrainState, init_state
 from genjax.train.step import make_host_steps, make_in_memory_steps, make_train_step, tree_all_finite
@@ -50,13 +53,11 @@ RESUMABLE_KEYS = (
     "train.progress",
     "eval.",
     "sample.",
+    # Where arrays live, not what is computed: a run may resume on another mesh or process count.
+    "sharding.",
 )
 
-
-def make_mesh(devices=None) -> jax.sharding.Mesh:
-    """A 1-D ``data`` mesh over the given (default: all) devices."""
-    devices = jax.devices() if devices is None else list(devices)
-    return jax.make_mesh((len(devices),), ("data",), (jax.sharding.AxisType.Auto,), devices=devices)
+make_mesh = gshard.make_mesh
 
 
 @dataclasses.dataclass
@@ -66,6 +67,13 @@ class Trainer:
     Build with ``Trainer.from_config(config)``. ``init()`` gives the initial state,
     ``run(state, n)`` advances it ``n`` steps in one dispatch and returns stacked metrics.
     With ``num_seeds > 1`` the state has a leading seed axis and every function is vmapped.
+
+    Batches reach the program in one of two ways. In-memory datasets in one process draw them
+    inside the compiled program (``host_fed`` False). Host pipelines (tfds + grain), every dataset
+    in a multi-process run, and any dataset with ``host_data=True`` are *host-fed*: each process
+    reads only its rows of every global batch (``Dataset.train_shard``) and the global batch is
+    assembled with ``jax.make_array_from_process_local_data``. Either way the global batch of step
+    ``t`` is the same, whatever the number of processes and devices.
     """
 
     config: ml_collections.ConfigDict
@@ -74,10 +82,11 @@ class Trainer:
     tx: Any
     schedule: Any
     mesh: jax.sharding.Mesh
+    host_data: bool = False
     _compiled: dict = dataclasses.field(default_factory=dict, init=False, repr=False)
 
     @classmethod
-    def from_config(cls, config, mesh: jax.sharding.Mesh | None = None) -> Trainer:
+    def from_config(cls, config, mesh: jax.sharding.Mesh | None = None, *, host_data: bool = False) -> Trainer:
         gconfig.validate(config)
         dataset = gdata.get_dataset(config.data.name, **dict(config.data.options))
         model = registry.build_model(config.model, dataset, load_run=load_run)
@@ -87,14 +96,14 @@ class Trainer:
         elif config.train.get("groups"):
             raise ConfigError(f"config key 'train.groups' applies to models with several parameter groups; "
                               f"model {config.model.name!r} has one: set train.* instead")
-        mesh = mesh or make_mesh()
+        mesh = mesh or make_mesh(fsdp=config.sharding.fsdp)
         n_dev = mesh.devices.size
         if config.data.batch_size % n_dev:
             raise ConfigError(
                 f"config key 'data.batch_size' = {config.data.batch_size} must be divisible by the "
                 f"number of devices ({n_dev}) to split the batch across them"
             )
-        return cls(config, dataset, model, tx, schedule, mesh)
+        return cls(config, dataset, model, tx, schedule, mesh, host_data)
 
     # -- keys and shapes ---------------------------------------------------------------------
 
@@ -105,6 +114,11 @@ class Trainer:
     @property
     def batch_size(self) -> int:
         return self.config.data.batch_size
+
+    @property
+    def host_fed(self) -> bool:
+        """Whether batches are read on the host (per process) rather than drawn inside the program."""
+        return self.host_data or not self.dataset.in_memory or jax.process_count() > 1
 
     def _seed_keys(self) -> tuple[jax.Array, jax.Array]:
         """``(root keys, data keys)``: one per seed, ``[N]`` (or scalars when N = 1)."""
@@ -133,29 +147,47 @@ class Trainer:
 
     def _batch_sharding(self, leading: int) -> NamedSharding:
         # ``leading`` axes (seeds, steps) come before the batch axis, which is split.
-        return NamedSharding(self.mesh, P(*([None] * leading), "data"))
+        return gshard.batch_sharding(self.mesh, leading)
+
+    @functools.cached_property
+    def process_blocks(self) -> list[tuple[int, int]]:
+        """``[(block, num_blocks), ...]``: this process reads rows ``[block * L, (block + 1) * L)`` of
+        every global batch, ``L = batch_size / num_blocks`` (``[(0, 1)]`` in a single process;
+        ``[(process_index, process_count)]`` on the default mesh)."""
+        return gshard.process_blocks(self._batch_sharding(0), (self.batch_size,), 0)
+
+    def local_batch(self, data_key, step: int) -> dict:
+        """This process's rows of the global batch ``step`` of the stream of ``data_key`` (host arrays)."""
+        parts = [self.dataset.train_shard(data_key, step, self.batch_size, block, blocks)
+                 for block, blocks in self.process_blocks]
+        return jax.tree_util.tree_map(lambda *p: np.concatenate([np.asarray(x) for x in p]), *parts)
 
     # -- state -------------------------------------------------------------------------------
 
     def first_batch(self, data_key) -> dict:
         key = data_key if self.num_seeds == 1 else data_key[0]
-        batch = self.dataset.train_batch(key, 0, self.batch_size)
+        if self.host_fed:
+            batch = self.local_batch(key, 0)
+        else:
+            batch = self.dataset.train_batch(key, 0, self.batch_size)
         gdata.check_batch(batch, self.dataset)
         return batch
 
     def _init_program(self):
         """``(fn, args)`` with ``fn(*args)`` the initial state; the args are concrete.
 
-        In-memory data draws the first batch inside the program; host data (read from disk)
-        reads it here, so that ``fn`` traces under ``jax.eval_shape`` as well as ``jax.jit``.
+        In-memory data in one process draws the first batch inside the program; host-fed data
+        reads it here (each process its rows, assembled into the global batch), so that ``fn``
+        traces under ``jax.eval_shape`` as well as ``jax.jit``. Keys go in as raw key data, which
+        every process holds whole.
         """
         init_keys, data_keys = self._seed_keys()
         self.first_batch(data_keys)  # validates shapes and values before any compilation
-        if not self.dataset.in_memory:
-            batches = [self.dataset.train_batch(k, 0, self.batch_size) for k in self._per_seed(data_keys)]
-            stacked = batches[0] if self.num_seeds == 1 else jax.tree_util.tree_map(lambda *b: np.stack(b), *batches)
-            fn = lambda ik, b: init_state(self.model, self.tx, ik, b)  # noqa: E731
-            return self._vmap(fn), (init_keys, stacked)
+        if self.host_fed:
+            local = self._stack_seeds([self.local_batch(k, 0) for k in self._per_seed(data_keys)])
+            first = self._assemble(local, leading=0 if self.num_seeds == 1 else 1)
+            fn = lambda kd, b: init_state(self.model, self.tx, jax.random.wrap_key_data(kd), b)  # noqa: E731
+            return self._vmap(fn), (np.asarray(jax.random.key_data(init_keys)), first)
 
         def one(init_key, data_key):
             batch = self.dataset.train_batch(data_key, 0, self.batch_size)
@@ -163,16 +195,33 @@ class Trainer:
 
         return self._vmap(one), (init_keys, data_keys)
 
+    @functools.cached_property
+    def _abstract(self) -> Any:
+        fn, args = self._init_program()
+        return jax.eval_shape(fn, *args)
+
+    @functools.cached_property
+    def state_sharding(self) -> Any:
+        """The ``NamedSharding`` of every leaf of the state: replicated, or split over ``fsdp``
+        by ``genjax.train.sharding.fsdp_spec`` with ``sharding.fsdp > 1``."""
+        leading = 1 if self.num_seeds > 1 else 0
+        return gshard.state_shardings(self._abstract, self.mesh, min_size=self.config.sharding.min_size,
+                                      leading=leading)
+
     def init(self) -> TrainState:
         fn, args = self._init_program()
-        return jax.jit(fn, out_shardings=self.replicated)(*args)
+        return jax.jit(fn, out_shardings=self.state_sharding)(*args)
 
     def abstract_state(self) -> Any:
-        fn, args = self._init_program()
-        state = jax.eval_shape(fn, *args)
+        """Shapes, dtypes and shardings of the state: the target a checkpoint is restored into
+        (whatever mesh or process count saved it)."""
         return jax.tree_util.tree_map(
-            lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=self.replicated), state
+            lambda s, sh: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sh), self._abstract, self.state_sharding
         )
+
+    def state_memory(self) -> dict[str, int]:
+        """Bytes of the state: ``per_device`` (the most any one device stores) and ``total`` (one copy)."""
+        return gshard.bytes_per_device(self.abstract_state())
 
     # -- stepping ----------------------------------------------------------------------------
 
@@ -188,7 +237,7 @@ class Trainer:
             self.model, self.tx, ema_decay=self.config.train.ema_decay, schedule=self.schedule,
             skip_nonfinite=self.config.train.skip_nonfinite_updates,
         )
-        if self.dataset.in_memory:
+        if not self.host_fed:
             batch_fn = lambda key, step: self.dataset.train_batch(key, step, self.batch_size)  # noqa: E731
             run = make_in_memory_steps(train_step, batch_fn, n, self._constrain)
         else:
@@ -206,19 +255,36 @@ class Trainer:
                 finite = finite & jnp.all(jnp.isfinite(metrics["loss"]))
             return state, metrics, finite
 
-        fn = jax.jit(checked, donate_argnums=0)
+        # The state keeps its sharding across dispatches (FSDP-split arrays stay split); metrics
+        # and the finiteness flag come back replicated, readable in every process.
+        fn = jax.jit(checked, donate_argnums=0,
+                     out_shardings=(self.state_sharding, self.replicated, self.replicated))
         self._compiled[n] = fn
         return fn
 
+    def _stack_seeds(self, per_seed: list) -> Any:
+        return per_seed[0] if self.num_seeds == 1 else jax.tree_util.tree_map(lambda *b: np.stack(b), *per_seed)
+
+    def _assemble(self, local: Any, leading: int) -> Any:
+        """Global arrays from this process's rows (the axis after ``leading`` ones is the batch)."""
+        sharding = self._batch_sharding(leading)
+
+        def one(rows):
+            shape = list(rows.shape)
+            shape[leading] = self.batch_size
+            global_shape = tuple(shape) if jax.process_count() > 1 else None
+            return jax.make_array_from_process_local_data(sharding, rows, global_shape)
+
+        return jax.tree_util.tree_map(one, local)
+
     def _host_batches(self, data_keys, step: int, n: int):
+        """The global batches of steps ``step .. step + n - 1``, ``[(N,) n, batch, ...]``, from this
+        process's rows (``local_batch``)."""
         per_seed = []
         for key in self._per_seed(data_keys):
-            batches = [self.dataset.train_batch(key, step + i, self.batch_size) for i in range(n)]
+            batches = [self.local_batch(key, step + i) for i in range(n)]
             per_seed.append(jax.tree_util.tree_map(lambda *b: np.stack(b), *batches))
-        stacked = per_seed[0] if self.num_seeds == 1 else jax.tree_util.tree_map(lambda *b: np.stack(b), *per_seed)
-        leading = 1 if self.num_seeds == 1 else 2
-        sharding = self._batch_sharding(leading)
-        return jax.tree_util.tree_map(lambda a: _global_array(a, sharding, leading), stacked)
+        return self._assemble(self._stack_seeds(per_seed), leading=1 if self.num_seeds == 1 else 2)
 
     def dispatch(self, state: TrainState, step: int, n: int) -> tuple[TrainState, dict, jax.Array]:
         """Advance ``n`` steps from ``step`` in one dispatch: ``(state, metrics [(N,) n], finite)``.
@@ -228,9 +294,19 @@ class Trainer:
         """
         data_keys = self._data_keys
         fn = self._compile(n)
-        if self.dataset.in_memory:
+        if not self.host_fed:
             return fn(state, data_keys)
         return fn(state, self._host_batches(data_keys, step, n))
+
+    def step_memory(self, state: TrainState, n: int = 1) -> dict[str, int]:
+        """Bytes per device of the compiled ``n``-step dispatch, from XLA's memory analysis:
+        ``arguments`` (state and batches), ``outputs``, ``temp`` (activations, gathered parameters,
+        gradients) and ``state`` (the train state's share, as ``state_memory``). Compiles the
+        program once more; for reports, not for the training loop."""
+        data = self._data_keys if not self.host_fed else self._host_batches(self._data_keys, 0, n)
+        analysis = self._compile(n).lower(state, data).compile().memory_analysis()
+        return {"arguments": int(analysis.argument_size_in_bytes), "outputs": int(analysis.output_size_in_bytes),
+                "temp": int(analysis.temp_size_in_bytes), "state": self.state_memory()["per_device"]}
 
     def run(self, state: TrainState, step: int, n: int) -> tuple[TrainState, dict]:
         """Advance ``n`` steps from ``step`` in one dispatch; metrics stacked ``[(N,) n]``."""
@@ -243,22 +319,14 @@ class Trainer:
         return [jax.tree_util.tree_map(lambda a, i=i: a[i], tree) for i in range(self.num_seeds)]
 
     def eval_params(self, state: TrainState) -> list:
+        """The evaluation parameters of each seed, readable in this process alone (gathered from
+        the other processes in a multi-process run: every process must call this)."""
         params = state.ema_params if self.config.eval.use_ema else state.params
-        return self.unstack(params)
+        return self.unstack(gshard.host_local(params))
 
     def evaluate(self, state: TrainState) -> dict[str, float]:
         per_seed = [geval.evaluate(self.model, p, self.dataset, self.config.eval) for p in self.eval_params(state)]
         return geval.stack_seeds(per_seed)
-
-
-def _global_array(local: np.ndarray, sharding: NamedSharding, leading: int) -> jax.Array:
-    """A global array from a batch every process loaded whole: each keeps its own slice."""
-    if jax.process_count() == 1:
-        return jax.device_put(local, sharding)
-    axis = leading  # the batch axis
-    per = local.shape[axis] // jax.process_count()
-    part = np.take(local, np.arange(jax.process_index() * per, (jax.process_index() + 1) * per), axis=axis)
-    return jax.make_array_from_process_local_data(sharding, part, local.shape)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -317,11 +385,15 @@ def check_workdir_config(workdir: pathlib.Path, config) -> None:
 
 
 class MetricsLog:
-    """``metrics.jsonl``: one JSON object a line; on resume, lines past the checkpoint are dropped."""
+    """``metrics.jsonl``: one JSON object a line; on resume, lines past the checkpoint are dropped.
 
-    def __init__(self, path: pathlib.Path, resume_step: int | None):
+    ``enabled=False`` (processes other than 0 of a multi-process run) reads and writes nothing.
+    """
+
+    def __init__(self, path: pathlib.Path, resume_step: int | None, *, enabled: bool = True):
         self.path = path
-        if path.exists():
+        self.enabled = enabled
+        if enabled and path.exists():
             keep = []
             for line in path.read_text().splitlines():
                 try:
@@ -333,6 +405,8 @@ class MetricsLog:
             path.write_text("".join(l + "\n" for l in keep))
 
     def write(self, record: dict) -> None:
+        if not self.enabled:
+            return
         with self.path.open("a") as f:
             f.write(json.dumps(record) + "\n")
 
@@ -373,17 +447,24 @@ def check_writable_dir(path: pathlib.Path, flag: str = "--workdir") -> None:
         raise ConfigError(f"{flag} {path} is not writable: make it writable or choose another")
 
 
-def train_and_evaluate(config, workdir: str | pathlib.Path, *, mesh=None) -> dict[str, float]:
+def train_and_evaluate(config, workdir: str | pathlib.Path, *, mesh=None,
+                       trainer: Trainer | None = None) -> dict[str, float]:
     """Train (resuming from ``workdir`` if it holds checkpoints), evaluate, and return the final metrics.
 
     The run holds the workdir's writer lock throughout (a second ``train`` on it is refused);
     ``config.json`` is written only once the workdir's checkpoints (if any) have been restored
     into this config's model; a non-finite loss or parameter stops the run before it is saved.
+
+    In a multi-process run every process calls this with the same arguments: all of them train,
+    checkpoint (orbax writes each process's shards) and evaluate; process 0 alone holds the lock
+    and writes ``config.json``, ``metrics.jsonl``, ``final_metrics.json`` and the plots.
+    ``trainer``: one built from ``config`` by the caller (to reuse its model's compiled
+    functions afterwards); by default one is built here.
     """
     workdir = pathlib.Path(workdir)
     check_writable_dir(workdir)
-    trainer = Trainer.from_config(config, mesh=mesh)
-    with WorkdirLock(workdir):
+    trainer = Trainer.from_config(config, mesh=mesh) if trainer is None else trainer
+    with WorkdirLock(workdir) if is_primary() else contextlib.nullcontext():
         return _train_locked(trainer, config, workdir)
 
 
@@ -402,19 +483,23 @@ def _train_locked(trainer: Trainer, config, workdir: pathlib.Path) -> dict[str, 
             f"config key 'train.steps' = {tcfg.steps} is below the workdir's latest checkpoint (step {step}); "
             f"train.steps may only grow (genjax eval --workdir {workdir} evaluates step {step})"
         )
-    (workdir / "config.json").write_text(json.dumps(_jsonable(config), indent=2) + "\n")
+    primary = is_primary()
+    if primary:
+        _write_atomic(workdir / "config.json", json.dumps(_jsonable(config), indent=2) + "\n")
     if state is None:
         state, step = trainer.init(), 0
     else:
         log.info("resumed from %s at step %d", ckpt.directory, step)
-        print(f"resuming from step {step} in {ckpt.directory}", flush=True)
-    mlog = MetricsLog(workdir / "metrics.jsonl", resume_step=step)
+        if primary:
+            print(f"resuming from step {step} in {ckpt.directory}", flush=True)
+    _report_layout(trainer, primary)
+    mlog = MetricsLog(workdir / "metrics.jsonl", resume_step=step, enabled=primary)
     plots = workdir / "plots"
 
     total, k = tcfg.steps, tcfg.steps_per_dispatch
     every = [tcfg.log_every, tcfg.checkpoint_every, tcfg.eval_every]
     pbar = None
-    if tcfg.progress:
+    if tcfg.progress and primary:
         from tqdm.auto import tqdm
 
         pbar = tqdm(total=total, initial=step, desc="train", dynamic_ncols=True)
@@ -454,7 +539,8 @@ def _train_locked(trainer: Trainer, config, workdir: pathlib.Path) -> dict[str, 
 
     results = trainer.evaluate(state)
     mlog.write({"step": step, "split": "eval", **results})
-    (workdir / "final_metrics.json").write_text(json.dumps({"step": step, **results}, indent=2) + "\n")
+    if primary:
+        (workdir / "final_metrics.json").write_text(json.dumps({"step": step, **results}, indent=2) + "\n")
     if tcfg.plot:
         _plot(trainer, state, plots / "samples_final.png")
     return {"step": step, **results}
@@ -470,9 +556,30 @@ def _nonfinite_message(metrics: dict, step: int, n: int, ckpt: Checkpointer, tcf
     return f"non-finite loss or parameters {where}; training stopped and {last} (all saved checkpoints are finite): {hint}"
 
 
+def _write_atomic(path: pathlib.Path, text: str) -> None:
+    # Another process of the run may be reading the previous version.
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def _report_layout(trainer: Trainer, primary: bool) -> None:
+    """Logs (and, when the state is split, prints) where the run lives and the state's bytes per device."""
+    mesh = trainer.mesh
+    memory = trainer.state_memory()
+    line = (f"mesh data={mesh.shape['data']} x fsdp={mesh.shape['fsdp']} over {jax.process_count()} process(es); "
+            f"train state {gshard.format_bytes(memory['per_device'])} per device "
+            f"({gshard.format_bytes(memory['total'])} replicated)")
+    log.info(line)
+    if primary and mesh.shape["fsdp"] > 1:
+        print(line, flush=True)
+
+
 def _plot(trainer: Trainer, state: TrainState, path: pathlib.Path) -> None:
+    params = trainer.eval_params(state)[0]  # gathered by every process
+    if not is_primary():
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
-    params = trainer.eval_params(state)[0]
     geval.plot_samples(trainer.model, params, trainer.dataset, path, sampler=trainer.config.eval.samplers[0])
 
 
