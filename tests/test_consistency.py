@@ -215,6 +215,36 @@ def _one_step_moments(model, params, mean, cov, n=8000):
     np.testing.assert_array_less(np.abs(np.cov(x.T) - cov), 4 * se_cov + 0.005)
 
 
+def test_the_exact_consistency_function_is_distillations_fixed_point_and_one_step_trains():
+    """CD with the exact Gaussian denoiser: at ``f = f*`` (student = target = ``ExactF``) the loss
+    is only the Heun step's error between adjacent levels, orders of magnitude below that of the
+    untrained ``KnotLinear`` student; one train step of the latter is finite, equal with and
+    without jit, moves the student and leaves the target for ``after_update``."""
+    teacher = GaussianTeacher(jnp.asarray(MU, jnp.float32), jnp.asarray(S**2 * np.eye(2), jnp.float32))
+    objective = Distillation(num_levels=40)
+    batch = _gaussian_batch(jax.random.key(1), 512)
+    exact = Consistency(ExactF(ConsistencyPreconditioning(S, EPS)), (2,), objective=objective, sigma_data=S,
+                        sigma_min=EPS, teacher=teacher)
+    at_fixed_point, _ = exact.consistency_loss({"student": {}, "target": {}}, batch, jax.random.key(2), 0)
+    model = Consistency(KnotLinear(), (2,), objective=objective, sigma_data=S, sigma_min=EPS, teacher=teacher)
+    tx = optax.adam(1e-2)
+    state = init_state(model, tx, jax.random.key(0), batch)
+    assert set(state.params) == {"student", "target"} and model.param_groups == ("student",)
+    untrained, _ = model.consistency_loss(state.params, batch, jax.random.key(2), 0)
+    assert float(at_fixed_point) < 1e-4 * float(untrained), (at_fixed_point, untrained)
+    jitted, _ = jax.jit(model.consistency_loss)(state.params, batch, jax.random.key(2), 0)
+    np.testing.assert_allclose(jitted, untrained, rtol=1e-5)
+    new, metrics = jax.jit(make_train_step(model, tx))(state, batch)
+    # the EMA target follows the moved student at CD's rate 0.95 (``after_update``)
+    jax.tree_util.tree_map(lambda t, t0, s: np.testing.assert_allclose(t, 0.95 * t0 + 0.05 * s, rtol=1e-5, atol=1e-7),
+                           new.params["target"], state.params["target"], new.params["student"])
+    assert np.isfinite(float(metrics["loss"])) and 0.5 < float(metrics["loss"]) / float(untrained) < 2
+    moved = jax.tree_util.tree_map(lambda a, b: float(jnp.max(jnp.abs(a - b))), new.params["student"],
+                                   state.params["student"])
+    assert max(jax.tree_util.tree_leaves(moved)) > 1e-3
+
+
+@pytest.mark.slow
 def test_distillation_with_the_exact_denoiser_approaches_the_closed_form():
     """EDM convention: ``f*(x, sigma) = mu + (x - mu) sqrt(s^2 + eps^2) / sqrt(s^2 + sigma^2)``.
     The relative error over levels from 0.01 to 80 falls with training to below 1.5% (the
@@ -227,6 +257,7 @@ def test_distillation_with_the_exact_denoiser_approaches_the_closed_form():
     _one_step_moments(model, params, MU, S**2 * np.eye(2))
 
 
+@pytest.mark.slow
 def test_distillation_of_a_flow_matching_velocity_in_its_own_convention():
     """A flow-matching teacher (the exact velocity of ``x_t = (1 - t) x_0 + t x_1``, x_0 ~ N(0, I)):
     the distilled model, read in flow-matching coordinates (``x_t = t x~``, ``t = 1 / (1 + sigma)``),
