@@ -290,6 +290,11 @@ def _cells(row: dict) -> list[str]:
             _fmt(row["train_seconds"], digits=3), str(row["steps"]), str(row["params"])]
 
 
+def _load_average() -> float | None:
+    """The 1-minute load average, or None where the platform has none."""
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+
+
 def header(budget: Budget, seeds: int, quick: bool) -> str:
     versions = {}
     for name in ("jax", "flax", "optax", "diffrax"):
@@ -413,6 +418,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     head = header(budget, seeds, args.quick) + (", tiny models" if args.tiny else "")
     rows = []
     start = time.perf_counter()
+    load_before = _load_average()
     for dataset in datasets:
         gdata.get_dataset(dataset)  # an unknown or unavailable dataset fails before any training
         for cand in candidates(DATASETS[dataset]):
@@ -424,7 +430,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             except GenjaxError as e:  # one family's failure is its row, not the end of the table
                 rows.append({"family": cand.family, "model": cand.model, "data": dataset, "note": f"failed: {e}"})
     elapsed = time.perf_counter() - start
-    head += f"; run time {elapsed / 60:.1f} min"
+    # Times in the table are wall-clock on this machine: say how busy it was while they were taken.
+    load = ("" if load_before is None
+            else f"; load average (1 min) {load_before:.1f} at the start, {_load_average():.1f} at the end")
+    head += f"; run time {elapsed / 60:.1f} min{load}"
     out.mkdir(parents=True, exist_ok=True)
     table = markdown(rows, head)
     (out / "leaderboard.md").write_text(table)

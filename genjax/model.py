@@ -9,6 +9,7 @@ functions of a params pytree::
     x             = model.sample(params, key, num, **opts)
     logp          = model.log_prob(params, x, key=None)        # only if log_prob_kind is not None
     extra         = model.extra_metrics(params, key, batch)    # family-specific numbers, may be {}
+    paths         = model.plot_extras(params, key, dataset, directory, tag)   # family-specific plots, may be []
 
 Declarations read by evaluation (never ``hasattr``):
 
@@ -16,6 +17,9 @@ Declarations read by evaluation (never ``hasattr``):
 - ``log_prob_kind``: ``"exact"`` (change of variables, exact up to solver tolerance),
   ``"bound"`` (a lower bound on ``log p``: ELBO, IWAE, variational bound) or ``"estimate"``
   (stochastic, e.g. a power-series log-det), or ``None`` when the family has no density.
+- ``log_prob_discrete``: True when ``log_prob`` is the log-probability of discrete values the
+  model derives from ``x`` (binarised pixels), not a density of ``x``: bits/dim then takes no
+  dequantization offset.
 
 Multi-network models (a GAN's generator and discriminator, a consistency model's target
 network, a bridge's two directions) keep their networks as groups of one params dict and declare
@@ -75,6 +79,8 @@ class Model(Protocol):
 
     def extra_metrics(self, params: Any, key: jax.Array, batch: dict) -> dict: ...
 
+    def plot_extras(self, params: Any, key: jax.Array, dataset: Any, directory: Any, tag: str) -> list: ...
+
 
 class ModelBase:
     """Defaults of the optional parts of the contract; families subclass it.
@@ -85,6 +91,7 @@ class ModelBase:
 
     samplers: SamplerTable = DEFAULT_SAMPLERS
     log_prob_kind: str | None = None
+    log_prob_discrete: bool = False
     # None: one parameter set trained on ``loss``; else the updates of one train step, in order.
     update_plan: tuple[Update, ...] | None = None
 
@@ -106,6 +113,11 @@ class ModelBase:
     def extra_metrics(self, params, key: jax.Array, batch: dict) -> dict:
         return {}
 
+    def plot_extras(self, params, key: jax.Array, dataset, directory, tag: str) -> list:
+        """Plots of the family's own (reconstructions, ...) written into ``directory`` next to the
+        trainer's sample plot, ``tag`` naming the step; returns the paths written."""
+        return []
+
     def parse_sampler(self, sampler: str | SamplerSpec | None) -> SamplerSpec:
         """The validated spec (``None`` and "default" give the default spec)."""
         return self.samplers.parse(sampler)
@@ -114,7 +126,7 @@ class ModelBase:
 def contract_violations(model: Any) -> list[str]:
     """What ``model`` lacks of the contract (empty when it meets it)."""
     problems = []
-    for name in ("init", "loss", "sample_with_stats", "sample", "extra_metrics", "after_update"):
+    for name in ("init", "loss", "sample_with_stats", "sample", "extra_metrics", "plot_extras", "after_update"):
         if not callable(getattr(model, name, None)):
             problems.append(f"no method {name}()")
     for update in getattr(model, "update_plan", None) or ():

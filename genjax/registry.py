@@ -21,6 +21,7 @@ FAMILY_PACKAGES = (
     "genjax.diffusion",
     "genjax.flow_matching",
     "genjax.consistency",
+    "genjax.vae",
 )
 
 

@@ -18,7 +18,7 @@ from genjax import cli
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 EXPERIMENTS = sorted(cli.runnable_experiments())
-TFDS = {"ddpm_mnist", "ddpm_cifar10", "glow_mnist", "realnvp_mnist", "edm_cifar10", "cd_cifar10"}
+TFDS = {"ddpm_mnist", "ddpm_cifar10", "glow_mnist", "realnvp_mnist", "edm_cifar10", "cd_cifar10", "hvae_mnist", "vae_binarized_mnist"}
 DEFAULT_TIER = ("nsf_toy", "icfm_8gaussians_moons")  # both import a sibling module; every file runs in the slow tier
 # The GPU-sized image configs compile a full UNet for CPU in minutes: narrower nets and a
 # 2-step sampler keep the command's path (tfds pipeline, training, checkpoint, evaluation).
@@ -29,6 +29,9 @@ SMALLER = {
     "edm_cifar10": ["--config.model.channels=8", "--config.eval.samplers=('edm_heun@2',)",
                     "--config.model.sampler=edm_heun@2"],
     "cd_cifar10": ["--config.eval.samplers=('cm@1',)"],  # the student takes the narrowed teacher's net
+    "hvae_mnist": ["--config.model.width=8", "--config.model.num_groups=2", "--config.model.enc_cells=1",
+                   "--config.model.dec_cells=1", "--config.model.eval_samples=4", "--config.model.eval_ks=(2,)"],
+    "vae_binarized_mnist": ["--config.model.eval_samples=4", "--config.model.eval_ks=(2,)"],
 }
 TINY_RUN = [
     "--config.train.steps=2", "--config.train.steps_per_dispatch=1", "--config.train.log_every=1",

@@ -44,7 +44,7 @@ def _data_interface(r: SectionReader, dataset) -> dict:
         )
     if preprocess == "none" or dq is None:
         return {"data_range": None}
-    return {"data_range": (dq.shift, dq.shift + dq.scale * dq.levels), "logit_alpha": alpha}
+    return {"data_range": dq.value_range, "logit_alpha": alpha}
 
 
 def _is_image(dataset) -> bool:

@@ -34,6 +34,11 @@ class Dequantization:
         """Nats added per dimension to a continuous NLL to get the discrete NLL bound."""
         return -math.log(self.scale)
 
+    @property
+    def value_range(self) -> tuple[float, float]:
+        """``(low, high)``: the interval ``[shift, shift + scale * levels)`` the values fill."""
+        return self.shift, self.shift + self.scale * self.levels
+
 
 def shard_rows(batch_size: int, shard: int, num_shards: int) -> tuple[int, int]:
     """``(start, stop)`` of shard ``shard`` of ``num_shards`` equal blocks of a batch of ``batch_size`` rows."""

@@ -52,7 +52,7 @@ class Affine:
         dq = dataset.dequantization
         if dq is None or not rescale:
             return cls()
-        lo, hi = dq.shift, dq.shift + dq.scale * dq.levels
+        lo, hi = dq.value_range
         scale = 2.0 / (hi - lo)
         return cls(scale, -1.0 - scale * lo)
 

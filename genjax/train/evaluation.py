@@ -148,7 +148,9 @@ def likelihood_metrics(model, params, dataset, eval_cfg) -> dict[str, float]:
     nll = float(-np.mean(lp))
     out = {"nll": nll, "nll_stderr": float(np.std(lp) / math.sqrt(len(lp))), "log_prob_kind": model.log_prob_kind}
     if dataset.dequantization is not None or dataset.num_dims > 2:
-        out["bits_per_dim"] = float(gm.bits_per_dim(nll, dataset.num_dims, dataset.dequantization))
+        # A log-probability of discrete values the model derives (binarised pixels) needs no offset.
+        dequantization = None if model.log_prob_discrete else dataset.dequantization
+        out["bits_per_dim"] = float(gm.bits_per_dim(nll, dataset.num_dims, dequantization))
     return out
 
 
@@ -182,11 +184,14 @@ def plot_samples(model, params, dataset, path: pathlib.Path, *, num: int = 2000,
     return pathlib.Path(gm.scatter_plot(x[:, :2], path, title=f"{dataset.name}: first two coordinates"))
 
 
+def plot_extras(model, params, dataset, directory: pathlib.Path, tag: str) -> list[pathlib.Path]:
+    """The model's own plots (``Model.plot_extras``: reconstructions, ...) written into ``directory``."""
+    return [pathlib.Path(p) for p in model.plot_extras(params, _eval_key(6), dataset, directory, tag)]
+
+
 def _image_value_range(dataset) -> tuple[float, float]:
     dq = dataset.dequantization
-    if dq is None:
-        return (-1.0, 1.0)
-    return (dq.shift, dq.shift + dq.scale * dq.levels)
+    return (-1.0, 1.0) if dq is None else dq.value_range
 
 
 def stack_seeds(per_seed: list[dict[str, Any]]) -> dict[str, Any]:

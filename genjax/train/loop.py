@@ -581,6 +581,7 @@ def _plot(trainer: Trainer, state: TrainState, path: pathlib.Path) -> None:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     geval.plot_samples(trainer.model, params, trainer.dataset, path, sampler=trainer.config.eval.samplers[0])
+    geval.plot_extras(trainer.model, params, trainer.dataset, path.parent, path.stem.removeprefix("samples_"))
 
 
 def _tuples(value):
