@@ -354,6 +354,7 @@ def test_ict_curriculum_levels_weights_and_pseudo_huber_equal_their_formulas():
         assert np.max(np.min(np.abs(np.asarray(level)[:, None] / grid - 1), axis=1)) < 1e-5
 
 
+@pytest.mark.slow  # compiles the ECT loss at several stages
 def test_ect_mapping_equals_its_formula_and_shares_the_noise():
     m = ECTMapping(q=2.0, k=8.0, b=1.0, stage_steps=1000)
     t = np.exp(np.linspace(-6.0, 5.0, 50))

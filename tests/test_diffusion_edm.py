@@ -134,6 +134,7 @@ def test_rho_grid_and_sampler_specs():
         parse_sampler("edm_heun@4")  # the other diffusion models do not take EDM's samplers
 
 
+@pytest.mark.slow  # the order fit runs many step counts; the exact-denoiser sampler test keeps Heun in the default tier
 def test_heun_is_second_order_and_euler_first_order_with_the_exact_denoiser():
     """Fixed ``x_T``; the reference is the exact probability-flow map from sigma_max to sigma_min
     followed by the same last step (the denoiser at sigma_min): the error left is the rho-grid
@@ -179,6 +180,7 @@ def test_edm_samplers_with_the_exact_denoiser_reproduce_the_gaussian(spec):
     np.testing.assert_array_less(np.abs(np.cov(x.T) - cov), 4 * se_cov + 0.002)
 
 
+@pytest.mark.slow  # an adaptive solve with exact divergence
 def test_edm_pf_ode_likelihood_with_the_exact_denoiser_is_the_gaussian_density():
     """Through the shared log-det integrator (``ODELikelihood`` -> ``genjax.ode.ode_log_prob``)
     from sigma_min up to sigma_max with the prior N(0, sigma_max^2): the density of
