@@ -242,3 +242,39 @@ def test_prediction_conversions_are_direct_at_the_cosine_schedules_end_points():
                     rebuilt = (x32 - s32 * pred.to_eps(out32, x32, m32, s32)) / m32
                     round_trip = jnp.median(jnp.abs(rebuilt - exact) / jnp.abs(exact))
                     assert float(direct) < 1e-6 and float(round_trip) > 3e-5, (name, direct, round_trip)
+
+
+def test_bounded_edm_prediction_is_edm_inside_the_box_and_keeps_the_flow_field_bounded_far_out():
+    """``BoundedEDMPrediction``: the same ``x0``, ``eps`` and loss residual as ``EDMPrediction``
+    wherever the denoiser ``D`` lies in the identity range; ``|D| < bound`` for any output; and
+    the probability-flow velocity ``(x - D) / sigma`` stays within ``bound / sigma`` per coordinate
+    of ``x / sigma`` (the exact field of data at the origin) at any ``|x|``, where the unbounded
+    denoiser of a network that grows with its input departs from it in proportion to ``|x|``."""
+    from genjax.diffusion import BoundedEDMPrediction, EDMPrediction
+
+    with jax.enable_x64(True):
+        k1, k2, k3 = jax.random.split(jax.random.key(6), 3)
+        plain, pred = EDMPrediction(0.5), BoundedEDMPrediction(0.5, bound=1.1, width=0.1)
+        x0 = jax.random.uniform(k1, (400, 4), minval=-1.0, maxval=1.0)
+        eps = jax.random.normal(k2, (400, 4))
+        for sigma in (0.002, 0.3, 2.0, 80.0):
+            x = x0 + sigma * eps
+            out = plain.target(x0, eps, 1.0, sigma) + 3.0 * jax.random.normal(k3, (400, 4))
+            raw = plain.to_x0(out, x, 1.0, sigma)
+            inside = jnp.abs(raw) <= 1.0
+            assert 0 < int(inside.sum()) < inside.size  # both regimes occur
+            d = pred.to_x0(out, x, 1.0, sigma)
+            assert float(jnp.max(jnp.abs(d))) <= 1.1  # tanh reaches 1 in float64 only for huge outputs
+            np.testing.assert_allclose(jnp.where(inside, d, raw), raw, rtol=1e-12)
+            np.testing.assert_allclose(jnp.where(inside, pred.to_eps(out, x, 1.0, sigma), 0.0),
+                                       jnp.where(inside, plain.to_eps(out, x, 1.0, sigma), 0.0), rtol=1e-9, atol=1e-9)
+            np.testing.assert_allclose(pred.to_eps(out, x, 1.0, sigma), (x - d) / sigma, rtol=1e-6, atol=1e-6)
+            np.testing.assert_allclose(jnp.where(inside, pred.error(out, x, x0, eps, 1.0, sigma), 0.0),
+                                       jnp.where(inside, plain.error(out, x, x0, eps, 1.0, sigma), 0.0), atol=1e-9)
+        far = 1e4 * jax.random.normal(k3, (8, 4))
+        for sigma in (0.1, 1.0, 10.0):
+            grow = 3.0 * plain.precond.c_in(sigma) * far  # a network output growing with its input
+            for p, bounded in ((pred, True), (plain, False)):
+                velocity = (far - p.to_x0(grow, far, 1.0, sigma)) / sigma
+                gap = float(jnp.max(jnp.abs(velocity - far / sigma)))
+                assert (gap <= 1.1 / sigma * (1 + 1e-9)) if bounded else (gap > 100 / sigma)

@@ -31,7 +31,7 @@ from genjax.diffusion.ddpm import VARIANCES, Bins
 from genjax.diffusion.edm import EDMProcess, LogNormalTimes
 from genjax.diffusion.losses import WEIGHTINGS, DenoisingLoss, EDMWeighting, SlicedScoreLoss, VLBLoss
 from genjax.diffusion.model import Affine, Diffusion, ODELikelihood, VLBLikelihood
-from genjax.diffusion.predictions import PREDICTIONS, BoundedX0Prediction, EDMPrediction
+from genjax.diffusion.predictions import PREDICTIONS, BoundedEDMPrediction, BoundedX0Prediction, EDMPrediction
 from genjax.diffusion.samplers import EDM_SAMPLERS, SAMPLERS, parse_sampler
 from genjax.diffusion.schedules import (
     CosineLogSNR,
@@ -97,15 +97,17 @@ class _Common:
         if prediction == "edm" or default_prediction == "edm":
             self.sigma_data = r.get("sigma_data", 0.5, *POS_FLOAT)
         self.prediction = EDMPrediction(self.sigma_data) if prediction == "edm" else PREDICTIONS[prediction]
-        # x0_bound > 0: the eps network's implied x0 is kept in [-x0_bound, x0_bound] (BoundedX0Prediction)
+        # x0_bound > 0: the implied x0 (eps) or the denoiser D (edm) is kept in [-x0_bound, x0_bound]
         x0_bound = r.get("x0_bound", 0.0, NONNEG_FLOAT[0], "a float >= 0 (0: none)")
         width = r.get("x0_bound_width", 0.1 * (x0_bound or 1.0), lambda v: POS_FLOAT[0](v) and v <= (x0_bound or v),
                       f"a float in (0, x0_bound = {x0_bound}]")
         if x0_bound:
-            if prediction != "eps":
-                raise ConfigError(f"config key 'model.x0_bound' = {x0_bound} needs model.prediction = 'eps' "
-                                  f"(it bounds the clean-data estimate of a noise prediction); got {prediction!r}")
-            self.prediction = BoundedX0Prediction(float(x0_bound), float(width))
+            if prediction not in ("eps", "edm"):
+                raise ConfigError(f"config key 'model.x0_bound' = {x0_bound} needs model.prediction = 'eps' or "
+                                  f"'edm' (it bounds the clean-data estimate of a noise or EDM prediction); "
+                                  f"got {prediction!r}")
+            self.prediction = (BoundedX0Prediction(float(x0_bound), float(width)) if prediction == "eps"
+                               else BoundedEDMPrediction(self.sigma_data, bound=float(x0_bound), width=float(width)))
         dq = dataset.dequantization
         self.transform = Affine.for_dataset(dataset, rescale=r.get("rescale", dq is not None))
         self.bins = None
