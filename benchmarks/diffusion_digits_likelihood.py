@@ -11,11 +11,19 @@ digits (the number ``genjax eval`` prints; each is an upper bound on the discret
 digits, and the worst log-densities with their prior part ``log p_T(x_T)`` (the rest is the
 divergence integral), since a few digits can dominate the mean. ``--train N`` also scores
 ``N`` distinct training digits (fresh dequantization noise) to compare train and test.
+``--x0-bound B`` scores the same trained network with its clean-data estimate kept in
+``[-B, B]`` (``BoundedX0Prediction`` for an eps network, ``BoundedEDMPrediction`` for EDM's
+denoiser): the identity on the data's range, so the model is unchanged near the data.
+
+    python -m benchmarks.diffusion_digits_likelihood --workdir runs/edm_digits --name edm_digits_likelihood
+    python -m benchmarks.diffusion_digits_likelihood --workdir runs/edm_digits --x0-bound 1.1 \
+        --name edm_digits_likelihood_bounded
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import math
 import pathlib
 
@@ -27,6 +35,22 @@ from benchmarks.common import report
 from genjax import metrics, train
 
 
+def with_x0_bound(model, bound: float, width: float = 0.1):
+    """``model`` (a trained diffusion model) with its prediction's clean estimate bounded."""
+    from genjax.diffusion import BoundedEDMPrediction, BoundedX0Prediction, EDMPrediction, EpsPrediction
+
+    pred = model.prediction
+    if isinstance(pred, EDMPrediction):
+        bounded = BoundedEDMPrediction(pred.sigma_data, bound=bound, width=width)
+    elif isinstance(pred, (EpsPrediction, BoundedX0Prediction)):
+        bounded = BoundedX0Prediction(bound, width)
+    else:
+        raise SystemExit(f"--x0-bound applies to eps and EDM predictions, not {type(pred).__name__}")
+    model = copy.copy(model)
+    object.__setattr__(model, "prediction", bounded)
+    return model
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--workdir", default="runs/diffusion_digits")
@@ -34,12 +58,15 @@ def main() -> None:
     p.add_argument("--drop", default="3,5", help="comma-separated numbers of worst digits left out of trimmed means")
     p.add_argument("--name", default="diffusion_digits_likelihood", help="results file name")
     p.add_argument("--train", type=int, default=0, help="also score this many training digits")
+    p.add_argument("--x0-bound", type=float, default=0.0, help="score with the clean estimate kept in [-B, B]")
     args = p.parse_args()
     workdir = pathlib.Path(args.workdir)
     config = train.read_workdir_config(workdir)
     trainer, state, step = train.restore_for_eval(config, workdir)
     ds, model = trainer.dataset, trainer.model
     params = trainer.eval_params(state)[0]
+    if args.x0_bound:
+        model = with_x0_bound(model, args.x0_bound)
     log_prob = jax.jit(lambda p, x: model.log_prob_with_stats(p, x))
 
     def score(x):

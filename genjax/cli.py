@@ -228,13 +228,17 @@ def _samplers_line(table) -> str:
 def cmd_config(config: ml_collections.ConfigDict) -> None:
     """Every key with its value and meaning; ``model.*`` as the family's builder reads it."""
     from genjax import config as gconfig
-    from genjax import data, registry
+    from genjax import data, registry, train
+
+    def load_run(workdir):
+        with gconfig.recording():  # a teacher run's own keys are not this config's
+            return train.load_run(workdir)
 
     rows = [(k, gconfig.lookup(config, k), gconfig.KEY_DOCS.get(k, "")) for k in gconfig.all_keys(config)
             if not k.startswith("model.")]
     dataset = data.get_dataset(config.data.name, **dict(config.data.options))
     with gconfig.recording() as read:
-        registry.build_model(config.model, dataset)
+        registry.build_model(config.model, dataset, load_run=load_run)
     rows.append(("model.name", config.model.name, registry.entry(config.model.name).summary))
     rows += [(path, value, allowed + ("" if given else " (family default)")) for path, value, given, allowed in read]
     width = max(len(k) for k, _, _ in rows)

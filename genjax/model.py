@@ -160,6 +160,9 @@ class ModelEntry:
       samplers: the sampler specs the built model accepts (checked when a config is loaded).
       tiny: ``model.*`` settings of a small, fast instance (tests, quick runs).
       default_experiment: the experiment module that shows the model at its best on 2-D data.
+      uses_runs: the builder takes ``load_run``, a ``workdir -> (model, params)`` loader of other
+        trained runs (a distillation teacher, a model to fine-tune), as
+        ``build(model_config, dataset, load_run=...)``; the trainer passes it.
       leaderboard: the experiment that stands for the family in ``genjax leaderboard``, per kind
         of data (``"2d"``: 8gaussians and moons; ``"digits"``); one model per family declares it.
         The leaderboard overrides data, budget, batch size and optimiser; a kind left out is a
@@ -174,5 +177,6 @@ class ModelEntry:
     samplers: SamplerTable = DEFAULT_SAMPLERS
     tiny: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     default_experiment: str | None = None
+    uses_runs: bool = False
     leaderboard: Mapping[str, str] = dataclasses.field(default_factory=dict)
     leaderboard_overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)

@@ -22,6 +22,7 @@ FAMILY_PACKAGES = (
     "genjax.flow_matching",
     "genjax.bridge",
     "genjax.gan",
+    "genjax.consistency",
     "genjax.vae",
 )
 
@@ -54,6 +55,14 @@ def entry(name: str) -> ModelEntry:
     return models[name]
 
 
-def build_model(model_config, dataset) -> Any:
-    """The Model named by ``model_config.name``, built for ``dataset``."""
-    return entry(model_config.name).build(model_config, dataset)
+def build_model(model_config, dataset, *, load_run=None) -> Any:
+    """The Model named by ``model_config.name``, built for ``dataset``.
+
+    ``load_run``: ``workdir -> (model, params)`` of another trained run, passed to the builders
+    of models that depend on one (``ModelEntry.uses_runs``: a distillation teacher); the trainer
+    supplies it, so families never import the trainer.
+    """
+    e = entry(model_config.name)
+    if e.uses_runs:
+        return e.build(model_config, dataset, load_run=load_run)
+    return e.build(model_config, dataset)

@@ -3,8 +3,12 @@ from a directory outside the repository, for a couple of steps at the experiment
 
 The default tier runs three of them (one that imports a sibling module, as the flow experiments
 do); the slow tier runs every runnable experiment (tfds ones inside ``tfds.testing.mock_data``).
+An experiment that needs another run (``TEACHER = "<experiment>"`` in its module: a distillation
+teacher) gets that experiment trained first, the same way, into ``runs/<experiment>`` of the
+directory it runs from, which is where its config looks.
 """
 
+import importlib
 import pathlib
 
 import pytest
@@ -14,7 +18,7 @@ from genjax import cli
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 EXPERIMENTS = sorted(cli.runnable_experiments())
-TFDS = {"ddpm_mnist", "ddpm_cifar10", "glow_mnist", "realnvp_mnist", "ddgan_cifar10", "hvae_mnist", "vae_binarized_mnist"}
+TFDS = {"ddpm_mnist", "ddpm_cifar10", "glow_mnist", "realnvp_mnist", "ddgan_cifar10", "hvae_mnist", "vae_binarized_mnist", "edm_cifar10", "cd_cifar10"}
 DEFAULT_TIER = ("nsf_toy", "icfm_8gaussians_moons")  # both import a sibling module; every file runs in the slow tier
 # The GPU-sized image configs compile a full UNet for CPU in minutes: narrower nets and a
 # 2-step sampler keep the command's path (tfds pipeline, training, checkpoint, evaluation).
@@ -24,6 +28,9 @@ SMALLER = {
     "ddpm_cifar10": ["--config.model.channels=8", "--config.eval.samplers=('ddim@2',)", "--config.model.sampler=ddim@2"],
     "ddgan_cifar10": ["--config.model.channels=8", "--config.model.channel_mult=(1,2)", "--config.model.disc_channels=8",
                       "--config.model.disc_channel_mult=(1,2)", "--config.model.mapping_hidden=(16,)"],
+    "edm_cifar10": ["--config.model.channels=8", "--config.eval.samplers=('edm_heun@2',)",
+                    "--config.model.sampler=edm_heun@2"],
+    "cd_cifar10": ["--config.eval.samplers=('cm@1',)"],  # the student takes the narrowed teacher's net
     "hvae_mnist": ["--config.model.width=8", "--config.model.num_groups=2", "--config.model.enc_cells=1",
                    "--config.model.dec_cells=1", "--config.model.eval_samples=4", "--config.model.eval_ks=(2,)"],
     "vae_binarized_mnist": ["--config.model.eval_samples=4", "--config.model.eval_ks=(2,)"],
@@ -37,9 +44,18 @@ TINY_RUN = [
 ]
 
 
-def _run(name: str, tmp_path: pathlib.Path, monkeypatch, capsys) -> None:
+def teacher_of(name: str) -> str | None:
+    """The experiment whose run ``name`` needs (its module's ``TEACHER``), or None."""
+    return getattr(importlib.import_module(f"experiments.{name}"), "TEACHER", None)
+
+
+def _run(name: str, tmp_path: pathlib.Path, monkeypatch, capsys, workdir: pathlib.Path | None = None) -> None:
     monkeypatch.chdir(tmp_path)  # outside the repository: sibling imports must still work
-    argv = ["train", "--config", str(REPO / "experiments" / f"{name}.py"), "--workdir", str(tmp_path / name), *TINY_RUN]
+    teacher = teacher_of(name)
+    if teacher is not None and not (tmp_path / "runs" / teacher / "checkpoints").is_dir():
+        _run(teacher, tmp_path, monkeypatch, capsys, workdir=tmp_path / "runs" / teacher)
+    workdir = workdir or tmp_path / name
+    argv = ["train", "--config", str(REPO / "experiments" / f"{name}.py"), "--workdir", str(workdir), *TINY_RUN]
     if name in TFDS:
         argv += ["--config.data.batch_size=8", "--config.eval.num_samples=8", *SMALLER.get(name, [])]
         with tfds.testing.mock_data(num_examples=32):

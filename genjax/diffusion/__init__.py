@@ -2,7 +2,7 @@
 probability-flow likelihood, Langevin MCMC and guidance."""
 
 from genjax.diffusion.analytic import GaussianData, GaussianMixture, OracleEps
-from genjax.diffusion.builders import build_ddpm, build_ncsn, build_score_sde
+from genjax.diffusion.builders import build_ddpm, build_edm, build_ncsn, build_score_sde
 from genjax.diffusion.ddim import ddim_step, decode, encode
 from genjax.diffusion.ddpm import (
     Bins,
@@ -13,6 +13,16 @@ from genjax.diffusion.ddpm import (
     prior_kl,
     reverse_variance,
     vlb_term,
+)
+from genjax.diffusion.edm import (
+    EDMEuler,
+    EDMHeun,
+    EDMProcess,
+    EDMStochastic,
+    LogNormalTimes,
+    euler_step,
+    heun_step,
+    karras_sigmas,
 )
 from genjax.diffusion.guidance import (
     NoisyClassifier,
@@ -26,6 +36,7 @@ from genjax.diffusion.losses import (
     WEIGHTINGS,
     DenoisingLoss,
     DenoisingTerms,
+    EDMWeighting,
     LikelihoodWeighting,
     SigmaSquaredWeighting,
     SimpleWeighting,
@@ -41,6 +52,10 @@ from genjax.diffusion.model import Affine, Diffusion, ODELikelihood, VLBLikeliho
 from genjax.diffusion.predictions import (
     BoundedX0Prediction,
     PREDICTIONS,
+    Denoised,
+    EDMPreconditioning,
+    BoundedEDMPrediction,
+    EDMPrediction,
     EpsPrediction,
     Prediction,
     ScorePrediction,
@@ -49,6 +64,7 @@ from genjax.diffusion.predictions import (
 )
 from genjax.diffusion.samplers import (
     DDIM,
+    EDM_SAMPLERS,
     SAMPLER_CLASSES,
     SAMPLERS,
     Ancestral,
@@ -71,7 +87,7 @@ from genjax.diffusion.schedules import (
     linear_betas,
     vp_betas,
 )
-from genjax.diffusion.sde import SDE, VESDE, VPSDE, ReverseSDE, SubVPSDE
+from genjax.diffusion.sde import SDE, VESDE, VPSDE, ReverseSDE, SubVPSDE, VarianceExploding
 from genjax.diffusion.times import ContinuousTimes, DiscreteTimes
 
 from genjax.model import ModelEntry
@@ -89,16 +105,23 @@ MODELS = {
         build_ncsn, family="diffusion", summary="NCSN: VE noise levels, annealed Langevin dynamics",
         samplers=SAMPLERS, tiny={**_TINY, "num_levels": 4, "sampler": "ald@3", "ode": {"solver": "heun", "steps": 4}},
         default_experiment=None),
+    "edm": ModelEntry(
+        build_edm, family="diffusion",
+        summary="EDM: preconditioned denoiser, log-normal noise levels, Heun / stochastic samplers on the rho grid",
+        samplers=EDM_SAMPLERS, tiny={**_TINY, "sampler": "edm_heun@3", "ode": {"solver": "heun", "steps": 4}},
+        default_experiment="edm_moons"),
 }
 
 __all__ = [
     "DDIM",
+    "EDM_SAMPLERS",
     "MODELS",
     "PREDICTIONS",
     "SAMPLERS",
     "SAMPLER_CLASSES",
     "SDE",
     "VESDE",
+    "VarianceExploding",
     "VPSDE",
     "WEIGHTINGS",
     "Affine",
@@ -110,10 +133,19 @@ __all__ = [
     "CosineLogSNR",
     "DenoisingLoss",
     "DenoisingTerms",
+    "Denoised",
     "Diffusion",
     "DiscreteSchedule",
     "DiscreteTimes",
     "BoundedX0Prediction",
+    "EDMEuler",
+    "EDMHeun",
+    "EDMPreconditioning",
+    "BoundedEDMPrediction",
+    "EDMPrediction",
+    "EDMProcess",
+    "EDMStochastic",
+    "EDMWeighting",
     "EpsPrediction",
     "EulerMaruyama",
     "GaussianData",
@@ -122,6 +154,7 @@ __all__ = [
     "LikelihoodWeighting",
     "LinearBeta",
     "LinearLogSNR",
+    "LogNormalTimes",
     "NoisyClassifier",
     "ODELikelihood",
     "OracleEps",
@@ -145,6 +178,7 @@ __all__ = [
     "X0Prediction",
     "ancestral_step",
     "build_ddpm",
+    "build_edm",
     "build_ncsn",
     "build_score_sde",
     "cfg_combine",
@@ -155,9 +189,12 @@ __all__ = [
     "discretized_gaussian_logp",
     "drop_labels",
     "encode",
+    "euler_step",
     "explicit_score_matching",
     "gaussian_kl",
+    "heun_step",
     "implicit_score_matching",
+    "karras_sigmas",
     "label_grad",
     "langevin",
     "linear_betas",

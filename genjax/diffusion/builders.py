@@ -1,6 +1,6 @@
 """Config -> diffusion models (used by the registry): the only place names pick objects.
 
-Three builders share the network, prediction, guidance, likelihood and sampling keys:
+Four builders share the network, prediction, guidance, likelihood and sampling keys:
 
 - ``ddpm``: a VP process trained at ``num_steps`` discrete times (linear or cosine betas, or
   ``vp``: the VP SDE's ``beta_min .. beta_max`` on ``num_steps`` steps, ``vp_betas``);
@@ -8,6 +8,9 @@ Three builders share the network, prediction, guidance, likelihood and sampling 
 - ``score_sde``: VP, sub-VP or VE SDE in continuous time; denoising or sliced score matching;
   ``log_prob`` through the probability-flow ODE.
 - ``ncsn``: the VE process at ``num_levels`` geometric noise levels; annealed Langevin sampling.
+- ``edm``: Karras et al.'s EDM: the noise level as time (``EDMProcess``), the preconditioned
+  network (``prediction = "edm"`` with ``sigma_data``), log-normal training levels (``p_mean``,
+  ``p_std``) with the EDM loss weighting, EDM's samplers on the rho grid (``edm_heun@18``).
 """
 
 from __future__ import annotations
@@ -26,10 +29,11 @@ from genjax.config import (
     read_ode,
 )
 from genjax.diffusion.ddpm import VARIANCES, Bins
-from genjax.diffusion.losses import WEIGHTINGS, DenoisingLoss, SlicedScoreLoss, VLBLoss
+from genjax.diffusion.edm import EDMProcess, LogNormalTimes
+from genjax.diffusion.losses import WEIGHTINGS, DenoisingLoss, EDMWeighting, SlicedScoreLoss, VLBLoss
 from genjax.diffusion.model import Affine, Diffusion, ODELikelihood, VLBLikelihood
-from genjax.diffusion.predictions import PREDICTIONS, BoundedX0Prediction
-from genjax.diffusion.samplers import parse_sampler
+from genjax.diffusion.predictions import PREDICTIONS, BoundedEDMPrediction, BoundedX0Prediction, EDMPrediction
+from genjax.diffusion.samplers import EDM_SAMPLERS, SAMPLERS, parse_sampler
 from genjax.diffusion.schedules import (
     CosineLogSNR,
     DiscreteSchedule,
@@ -51,9 +55,9 @@ SCORE_LOSSES = ("dsm", "ssm", "ssm_vr")
 DEFAULT_ODE = ODESolverConfig("tsit5", rtol=1e-5, atol=1e-5)
 
 
-def _net(r: SectionReader, dataset, num_classes):
+def _net(r: SectionReader, dataset, num_classes, time_scale: float = 1000.0):
     kind = r.get("net", "unet" if len(dataset.event_shape) == 3 else "mlp", *one_of(NETS))
-    time_scale = r.get("time_scale", 1000.0, *POS_FLOAT)
+    time_scale = r.get("time_scale", time_scale, *POS_FLOAT)
     if kind == "mlp":
         return TimeMLP(
             hidden=r.get("hidden", (256, 256, 256), *WIDTHS),
@@ -80,37 +84,40 @@ def _net(r: SectionReader, dataset, num_classes):
 class _Common:
     """Keys every diffusion builder reads, in one place."""
 
-    def __init__(self, r: SectionReader, dataset, *, default_sampler: str):
+    def __init__(self, r: SectionReader, dataset, *, default_sampler: str, default_prediction: str = "eps",
+                 samplers=SAMPLERS, time_scale: float = 1000.0):
         conditional = r.get("conditional", False)
         if conditional and dataset.num_classes is None:
             raise ConfigError(f"config key 'model.conditional' = True needs labels; dataset {dataset.name!r} has none")
         self.num_classes = dataset.num_classes if conditional else None
         self.label_dropout = r.get("label_dropout", 0.1 if conditional else 0.0, *UNIT_INTERVAL)
-        self.net = _net(r, dataset, self.num_classes)
-        prediction = r.get("prediction", "eps", *one_of(sorted(PREDICTIONS)))
-        self.prediction = PREDICTIONS[prediction]
-        # x0_bound > 0: the eps network's implied x0 is kept in [-x0_bound, x0_bound] (BoundedX0Prediction)
+        self.net = _net(r, dataset, self.num_classes, time_scale)
+        self.samplers = samplers
+        prediction = r.get("prediction", default_prediction, *one_of(sorted([*PREDICTIONS, "edm"])))
+        # sigma_data: the data's std in model space, for EDM's preconditioning (and its weighting)
+        self.sigma_data = None
+        if prediction == "edm" or default_prediction == "edm":
+            self.sigma_data = r.get("sigma_data", 0.5, *POS_FLOAT)
+        self.prediction = EDMPrediction(self.sigma_data) if prediction == "edm" else PREDICTIONS[prediction]
+        # x0_bound > 0: the implied x0 (eps) or the denoiser D (edm) is kept in [-x0_bound, x0_bound]
         x0_bound = r.get("x0_bound", 0.0, NONNEG_FLOAT[0], "a float >= 0 (0: none)")
         width = r.get("x0_bound_width", 0.1 * (x0_bound or 1.0), lambda v: POS_FLOAT[0](v) and v <= (x0_bound or v),
                       f"a float in (0, x0_bound = {x0_bound}]")
         if x0_bound:
-            if prediction != "eps":
-                raise ConfigError(f"config key 'model.x0_bound' = {x0_bound} needs model.prediction = 'eps' "
-                                  f"(it bounds the clean-data estimate of a noise prediction); got {prediction!r}")
-            self.prediction = BoundedX0Prediction(float(x0_bound), float(width))
+            if prediction not in ("eps", "edm"):
+                raise ConfigError(f"config key 'model.x0_bound' = {x0_bound} needs model.prediction = 'eps' or "
+                                  f"'edm' (it bounds the clean-data estimate of a noise or EDM prediction); "
+                                  f"got {prediction!r}")
+            self.prediction = (BoundedX0Prediction(float(x0_bound), float(width)) if prediction == "eps"
+                               else BoundedEDMPrediction(self.sigma_data, bound=float(x0_bound), width=float(width)))
         dq = dataset.dequantization
-        rescale = r.get("rescale", dq is not None)
-        self.transform = Affine()
+        self.transform = Affine.for_dataset(dataset, rescale=r.get("rescale", dq is not None))
         self.bins = None
         if dq is not None:
-            if rescale:
-                lo, hi = dq.value_range
-                scale = 2.0 / (hi - lo)
-                self.transform = Affine(scale, -1.0 - scale * lo)
             self.bins = Bins(self.transform.forward(dq.shift), self.transform.scale * dq.scale, dq.levels)
         self.sampler = r.get("sampler", default_sampler)
         try:
-            parse_sampler(self.sampler)
+            parse_sampler(self.sampler, samplers)
         except (SpecError, ValueError) as e:
             raise ConfigError(f"config key 'model.sampler' = {self.sampler!r}: {e}") from None
         self.solver = read_ode(r, DEFAULT_ODE)
@@ -126,7 +133,8 @@ class _Common:
     def model(self, event_shape, **kw) -> Diffusion:
         return Diffusion(self.net, event_shape, prediction=self.prediction, num_classes=self.num_classes,
                          label_dropout=self.label_dropout, transform=self.transform,
-                         default_sampler=self.sampler, solver=self.solver, clip=self.clip, **kw)
+                         default_sampler=self.sampler, solver=self.solver, clip=self.clip,
+                         samplers=self.samplers, **kw)
 
 
 def _score_objective(r: SectionReader, default_weighting: str):
@@ -192,3 +200,23 @@ def build_ncsn(model_config, dataset) -> Diffusion:
     r.finish()
     return c.model(dataset.event_shape, sde=sde, times=DiscreteTimes.uniform(num_levels, include_zero=True),
                    objective=objective, likelihood=likelihood)
+
+
+def build_edm(model_config, dataset) -> Diffusion:
+    """EDM (Karras et al. 2022). ``model.*`` keys of its own, defaults in brackets: ``sigma_data``
+    [0.5], ``sigma_min`` [0.002], ``sigma_max`` [80], ``rho`` [7] (the sampling grid), ``p_mean``
+    [-1.2], ``p_std`` [1.2] (training levels), ``prediction`` ["edm": the preconditioned F], and
+    the shared network / likelihood / ``sampler`` ["edm_heun@18"] keys (``time_scale`` [250]
+    multiplies ``c_noise = log(sigma) / 4`` before the sinusoidal embedding)."""
+    r = SectionReader(model_config, "model")
+    c = _Common(r, dataset, default_sampler="edm_heun@18", default_prediction="edm", samplers=EDM_SAMPLERS,
+                time_scale=250.0)
+    sigma_min = r.get("sigma_min", 0.002, *POS_FLOAT)
+    sigma_max = r.get("sigma_max", 80.0, lambda v: v > sigma_min, f"a float > sigma_min = {sigma_min}")
+    times = LogNormalTimes(r.get("p_mean", -1.2), r.get("p_std", 1.2, *POS_FLOAT), sigma_min, sigma_max,
+                           r.get("rho", 7.0, *POS_FLOAT))
+    objective = DenoisingLoss(EDMWeighting(c.sigma_data))
+    likelihood = c.ode_likelihood(r)
+    r.finish()
+    return c.model(dataset.event_shape, sde=EDMProcess(sigma_max), times=times, objective=objective,
+                   likelihood=likelihood)

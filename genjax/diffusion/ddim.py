@@ -26,7 +26,7 @@ def step_std(sde: SDE, t, s, eta) -> jax.Array:
 
 
 def ddim_step(x: jax.Array, eps: jax.Array, z: jax.Array | None, sde: SDE, t, s, eta=0.0,
-              clip: float | None = None) -> jax.Array:
+              clip: float | None = None, *, x0: jax.Array | None = None) -> jax.Array:
     """One DDIM update ``x_t -> x_s`` (any ``s``, above or below ``t`` when ``eta = 0``).
 
     Args:
@@ -37,10 +37,13 @@ def ddim_step(x: jax.Array, eps: jax.Array, z: jax.Array | None, sde: SDE, t, s,
       t, s: current and next time (scalars).
       eta: the variance knob in ``[0, 1]``.
       clip: bound ``x0_hat`` to ``[-clip, clip]``.
+      x0: the clean-data estimate converted directly from the network (``Prediction.to_x0``);
+        None rebuilds it from ``eps`` (exact for an eps-prediction).
     """
     m_t, s_t = sde.marginal(t)
     m_s, s_s = sde.marginal(s)
-    x0 = (x - bcast(s_t, x) * eps) / bcast(m_t, x)
+    if x0 is None:
+        x0 = (x - bcast(s_t, x) * eps) / bcast(m_t, x)
     if clip is not None:
         x0 = jnp.clip(x0, -clip, clip)
         eps = (x - bcast(m_t, x) * x0) / bcast(s_t, x)
@@ -51,27 +54,28 @@ def ddim_step(x: jax.Array, eps: jax.Array, z: jax.Array | None, sde: SDE, t, s,
     return out
 
 
-def _deterministic_chain(eps_fn, x: jax.Array, sde: SDE, ts: jax.Array) -> jax.Array:
+def _deterministic_chain(denoise_fn, x: jax.Array, sde: SDE, ts: jax.Array) -> jax.Array:
     def body(x, pair):
         t, s = pair
-        return ddim_step(x, eps_fn(x, t), None, sde, t, s), None
+        d = denoise_fn(x, t)
+        return ddim_step(x, d.eps, None, sde, t, s, x0=d.x0), None
 
     x, _ = jax.lax.scan(body, x, (ts[:-1], ts[1:]))
     return x
 
 
-def encode(eps_fn, x0: jax.Array, sde: SDE, ts: jax.Array) -> jax.Array:
+def encode(denoise_fn, x0: jax.Array, sde: SDE, ts: jax.Array) -> jax.Array:
     """Deterministic DDIM inversion ``x_0 -> x_T`` along the increasing grid ``ts`` (``ts[0]`` = data time).
 
     Args:
-      eps_fn: ``(x [batch, *event], t scalar) -> eps_hat``.
+      denoise_fn: ``(x [batch, *event], t scalar) -> Denoised(x0_hat, eps_hat)``.
       x0: ``[batch, *event]`` data.
       sde: the process.
       ts: ``[N + 1]`` increasing times.
     """
-    return _deterministic_chain(eps_fn, x0, sde, ts)
+    return _deterministic_chain(denoise_fn, x0, sde, ts)
 
 
-def decode(eps_fn, xT: jax.Array, sde: SDE, ts: jax.Array) -> jax.Array:
+def decode(denoise_fn, xT: jax.Array, sde: SDE, ts: jax.Array) -> jax.Array:
     """Deterministic DDIM sampling ``x_T -> x_0`` down the grid ``ts`` given increasing (as for ``encode``)."""
-    return _deterministic_chain(eps_fn, xT, sde, ts[::-1])
+    return _deterministic_chain(denoise_fn, xT, sde, ts[::-1])

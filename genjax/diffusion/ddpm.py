@@ -121,14 +121,17 @@ def gaussian_logp(x: jax.Array, mean: jax.Array, var) -> jax.Array:
 
 
 def ancestral_step(x: jax.Array, eps: jax.Array, z: jax.Array, sde: SDE, t, s, variance: str = "small",
-                   clip: float | None = None) -> jax.Array:
+                   clip: float | None = None, *, x0: jax.Array | None = None) -> jax.Array:
     """One DDPM step ``x_t -> x_s ~ p(x_s | x_t)`` given the noise prediction ``eps`` and noise ``z``.
 
     ``clip`` bounds ``x0_hat`` to ``[-clip, clip]`` (images in [-1, 1]); at ``s = 0`` the step
-    returns the posterior mean (no noise), as DDPM's last step does.
+    returns the posterior mean (no noise), as DDPM's last step does. ``x0``: the clean-data
+    estimate converted directly from the network (``Prediction.to_x0``); None rebuilds it from
+    ``eps`` (exact for an eps-prediction).
     """
     m_t, s_t = sde.marginal(t)
-    x0 = (x - bcast(s_t, x) * eps) / bcast(m_t, x)
+    if x0 is None:
+        x0 = (x - bcast(s_t, x) * eps) / bcast(m_t, x)
     if clip is not None:
         x0 = jnp.clip(x0, -clip, clip)
     mean, _ = posterior(sde, x0, x, s, t)
@@ -143,13 +146,13 @@ def prior_kl(sde: SDE, x0: jax.Array) -> jax.Array:
     return gaussian_kl(m * x0, s**2, jnp.zeros_like(x0), sde.prior_std**2)
 
 
-def vlb_term(sde: SDE, eps_fn, x0: jax.Array, noise: jax.Array, t_prev, t, *, first: jax.Array,
+def vlb_term(sde: SDE, denoise_fn, x0: jax.Array, noise: jax.Array, t_prev, t, *, first: jax.Array,
              variance: str, bins: Bins | None) -> jax.Array:
     """One term of the negative bound per example: the KL at ``(t_prev, t)``, or the decoder NLL.
 
     Args:
       sde: the process.
-      eps_fn: ``(x_t, t) -> eps_hat``.
+      denoise_fn: ``(x_t, t) -> Denoised`` (its ``x0`` is the reverse model's clean estimate).
       x0: ``[batch, *event]`` data in model space.
       noise: ``[batch, *event]`` standard normal draws making ``x_t``.
       t_prev, t: ``[batch]`` (or scalar) consecutive grid times ``t_prev < t``.
@@ -161,9 +164,7 @@ def vlb_term(sde: SDE, eps_fn, x0: jax.Array, noise: jax.Array, t_prev, t, *, fi
       ``[batch]`` nats.
     """
     xt = sde.perturb(x0, t, noise)
-    eps = eps_fn(xt, t)
-    m_t, s_t = sde.marginal(t)
-    x0_hat = (xt - bcast(s_t, xt) * eps) / bcast(m_t, xt)
+    x0_hat = denoise_fn(xt, t).x0
     mean_q, var_q = posterior(sde, x0, xt, t_prev, t)
     mean_p, _ = posterior(sde, x0_hat, xt, t_prev, t)
     var_p = reverse_variance(sde, t_prev, t, variance)

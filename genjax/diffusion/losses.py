@@ -83,6 +83,22 @@ class SigmaSquaredWeighting:
 
 
 @dataclasses.dataclass(frozen=True)
+class EDMWeighting:
+    """EDM's ``lambda(sigma) = (sigma^2 + sd^2) / (sigma sd)^2`` on the clean-data error, ``sigma = s / m``.
+
+    For the EDM prediction (F) it is 1 in F units (``lambda c_out^2 = 1``): the EDM loss is the
+    plain MSE of the preconditioned network's output.
+    """
+
+    sigma_data: float = 0.5
+
+    def __call__(self, model, t, m, s):
+        sigma = s / m
+        lam = (sigma**2 + self.sigma_data**2) / (sigma * self.sigma_data) ** 2
+        return lam * model.prediction.x0_scale(m, s) ** 2
+
+
+@dataclasses.dataclass(frozen=True)
 class LikelihoodWeighting:
     """Score matching with ``lambda(t) = g(t)^2``, which makes the loss a bound on the NLL (Song et al. 2021)."""
 
@@ -122,6 +138,10 @@ class DenoisingLoss:
         k_t, k_z = jax.random.split(key)
         t = model.times.sample(k_t, x0.shape[0])
         eps = jax.random.normal(k_z, x0.shape, x0.dtype)
+        return self.terms(model, params, x0, label, t, eps)
+
+    def terms(self, model, params, x0: jax.Array, label, t: jax.Array, eps: jax.Array) -> DenoisingTerms:
+        """The terms at given times ``t [batch]`` and noise ``eps [batch, *event]``."""
         xt = model.sde.perturb(x0, t, eps)
         m, s = model.sde.marginal(t)
         out = model.net_output(params, xt, t, label)
@@ -160,8 +180,8 @@ class VLBLoss:
         k_t, k_z = jax.random.split(key)
         idx = model.times.sample_index(k_t, x0.shape[0])
         t = model.times.array()[idx]
-        eps_fn = lambda x, tt: model.eps(params, x, tt, label)  # noqa: E731
-        term = vlb_term(model.sde, eps_fn, x0, jax.random.normal(k_z, x0.shape, x0.dtype), model.times.previous(idx),
+        denoise_fn = lambda x, tt: model.denoise(params, x, tt, label)  # noqa: E731
+        term = vlb_term(model.sde, denoise_fn, x0, jax.random.normal(k_z, x0.shape, x0.dtype), model.times.previous(idx),
                         t, first=idx == 0, variance=self.variance, bins=self.bins)
         n_terms = len(model.times.values)
         return VLBTerms(n_terms * term, prior_kl(model.sde, x0), math.prod(x0.shape[1:]))

@@ -31,12 +31,12 @@ from genjax.diffusion.guidance import (
     label_grad,
 )
 from genjax.diffusion.losses import DenoisingLoss
-from genjax.diffusion.predictions import EpsPrediction, Prediction
+from genjax.diffusion.predictions import Denoised, EpsPrediction, Prediction
 from genjax.diffusion.samplers import SAMPLERS, SamplingProblem, parse_sampler, sample_chain
 from genjax.diffusion.sde import SDE, bcast
 from genjax.diffusion.times import ContinuousTimes
 from genjax.model import ModelBase
-from genjax.ode import ODESolverConfig, ode_log_prob
+from genjax.ode import ODESolverConfig, SamplerTable, ode_log_prob
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +45,16 @@ class Affine:
 
     scale: float = 1.0
     shift: float = 0.0
+
+    @classmethod
+    def for_dataset(cls, dataset, rescale: bool = True) -> Affine:
+        """Dequantized data ``[lo, hi)`` to ``[-1, 1)`` when ``rescale`` (identity for other data)."""
+        dq = dataset.dequantization
+        if dq is None or not rescale:
+            return cls()
+        lo, hi = dq.value_range
+        scale = 2.0 / (hi - lo)
+        return cls(scale, -1.0 - scale * lo)
 
     def forward(self, x):
         return self.scale * x + self.shift
@@ -99,12 +109,12 @@ class VLBLikelihood:
 
     def __call__(self, model, params, y: jax.Array, key: jax.Array):
         values = model.times.array()
-        eps_fn = lambda x, t: model.eps(params, x, t)  # noqa: E731
+        denoise_fn = lambda x, t: model.denoise(params, x, t)  # noqa: E731
 
         def body(total, inp):
             i, k = inp  # one time for the whole batch
             noise = jax.random.normal(k, y.shape, y.dtype)
-            term = vlb_term(model.sde, eps_fn, y, noise, model.times.previous(i), values[i], first=i == 0,
+            term = vlb_term(model.sde, denoise_fn, y, noise, model.times.previous(i), values[i], first=i == 0,
                             variance=self.variance, bins=self.bins)
             return total + term, None
 
@@ -134,12 +144,11 @@ class Diffusion(ModelBase):
       default_sampler: the spec ``sample`` uses when given none or "default".
       solver: the default ODE solve of the "ode" sampler.
       clip: bound on ``x0_hat`` in DDPM / DDIM steps (e.g. 1.0 for images), or None.
+      samplers: the sampler specs accepted (``SAMPLERS``; ``EDM_SAMPLERS`` for the EDM process).
 
     ``log_prob_kind`` follows the likelihood: "exact" (PF-ODE, exact trace), "estimate" (PF-ODE,
     Hutchinson's trace) or "bound" (the variational bound).
     """
-
-    samplers = SAMPLERS
 
     def __init__(
         self,
@@ -157,7 +166,9 @@ class Diffusion(ModelBase):
         default_sampler: str = "ode",
         solver: ODESolverConfig = ODESolverConfig(rtol=1e-5, atol=1e-5),
         clip: float | None = None,
+        samplers: SamplerTable = SAMPLERS,
     ):
+        self.samplers = samplers
         self.net = net
         self.event_shape = tuple(event_shape)
         self.sde = sde
@@ -172,7 +183,7 @@ class Diffusion(ModelBase):
         self.solver = solver
         self.clip = clip
         self.log_prob_kind = likelihood.kind
-        parse_sampler(default_sampler)  # fail early on a bad spec
+        parse_sampler(default_sampler, samplers)  # fail early on a bad spec
         with jax.ensure_compile_time_eval():
             _, s0 = sde.marginal(0.0)
             # Where DDPM / DDIM chains end: 0 if the process is noise-free there, else t_min.
@@ -195,25 +206,47 @@ class Diffusion(ModelBase):
         x = self.transform.forward(batch["x"])
         return self.net.init(key, x, jnp.zeros(x.shape[:1], x.dtype), self._labels(batch.get("label"), x.shape[0]))
 
-    def net_output(self, params, x: jax.Array, t, label=None) -> jax.Array:
-        """The raw network output at ``x [batch, *event]`` (model space), ``t`` scalar or ``[batch]``."""
+    def _coefficients(self, x: jax.Array, t):
+        """``(t [batch], m, s)`` with ``m, s`` shaped to broadcast against ``x``."""
         t = jnp.broadcast_to(jnp.asarray(t, x.dtype), x.shape[:1])
-        return self.net.apply(params, x, t, self._labels(label, x.shape[0]))
+        m, s = self.sde.marginal(t)
+        return t, bcast(m, x), bcast(s, x)
+
+    def net_output(self, params, x: jax.Array, t, label=None) -> jax.Array:
+        """The raw network output at ``x [batch, *event]`` (model space), ``t`` scalar or ``[batch]``
+        (the network sees the prediction's ``net_inputs``: EDM's ``c_in x``, ``c_noise``)."""
+        t, m, s = self._coefficients(x, t)
+        x_in, t_in = self.prediction.net_inputs(x, t, m, s)
+        return self.net.apply(params, x_in, t_in, self._labels(label, x.shape[0]))
+
+    def denoise(self, params, x: jax.Array, t, label=None) -> Denoised:
+        """``Denoised(x0_hat, eps_hat)`` at ``(x, t)``, each converted directly from the network's output."""
+        out = self.net_output(params, x, t, label)
+        _, m, s = self._coefficients(x, t)
+        return self.prediction.denoised(out, x, m, s)
 
     def eps(self, params, x: jax.Array, t, label=None) -> jax.Array:
         """The noise prediction ``eps_hat(x, t)`` (null label when ``label`` is None)."""
-        out = self.net_output(params, x, t, label)
-        t = jnp.broadcast_to(jnp.asarray(t, x.dtype), x.shape[:1])
-        m, s = self.sde.marginal(t)
-        return self.prediction.to_eps(out, x, bcast(m, x), bcast(s, x))
+        return self.denoise(params, x, t, label).eps
 
     def score(self, params, x: jax.Array, t, label=None) -> jax.Array:
-        """``-eps_hat / s(t)``: the model's ``grad log p_t(x)``."""
-        _, s = self.sde.marginal(t)
-        return -self.eps(params, x, t, label) / bcast(s, x)
+        """The model's ``grad log p_t(x)`` (``-eps_hat / s(t)``, or a score network's own output)."""
+        out = self.net_output(params, x, t, label)
+        _, m, s = self._coefficients(x, t)
+        return self.prediction.to_score(out, x, m, s)
 
     def guided_eps_fn(self, params, *, label=None, guidance=None, classifier=None, classifier_scale: float = 1.0):
-        """``(x, t) -> eps`` with classifier-free guidance weight ``guidance`` and/or classifier guidance.
+        """``(x, t) -> eps``: the noise reading of ``guided_denoise_fn`` (same arguments)."""
+        denoise = self.guided_denoise_fn(params, label=label, guidance=guidance, classifier=classifier,
+                                         classifier_scale=classifier_scale)
+        return lambda x, t: denoise(x, t).eps
+
+    def guided_denoise_fn(self, params, *, label=None, guidance=None, classifier=None, classifier_scale: float = 1.0):
+        """``(x, t) -> Denoised`` with classifier-free guidance weight ``guidance`` and/or classifier guidance.
+
+        Both readings are guided alike: ``x0`` and ``eps`` are affine in each other with weights
+        summing to one, so ``x0_u + w (x0_c - x0_u)`` is the clean estimate of the guided noise;
+        classifier guidance moves ``eps`` by ``-scale s grad`` and ``x0`` by ``+scale s^2 / m grad``.
 
         Args:
           label: class id (int or ``[batch]``), or None for the unconditional model.
@@ -228,22 +261,24 @@ class Diffusion(ModelBase):
         if guidance is not None and self.num_classes is None:
             raise ValueError("classifier-free guidance needs a class-conditional model (num_classes)")
 
-        def eps_fn(x, t):
+        def denoise_fn(x, t):
             n = x.shape[0]
             if guidance is None:
-                eps = self.eps(params, x, t, label)
+                d = self.denoise(params, x, t, label)
             else:
                 y = self._labels(label, n)
                 null = jnp.full((n,), self.num_classes, jnp.int32)
-                both = self.eps(params, jnp.concatenate([x, x]), t, jnp.concatenate([y, null]))
-                eps = cfg_combine(both[:n], both[n:], guidance)
+                both = self.denoise(params, jnp.concatenate([x, x]), t, jnp.concatenate([y, null]))
+                d = Denoised(*(cfg_combine(v[:n], v[n:], guidance) for v in both))
             if classifier is not None:
                 y = jnp.broadcast_to(jnp.asarray(label, jnp.int32), (n,))
-                _, s = self.sde.marginal(t)
-                eps = classifier_guided_eps(eps, s, label_grad(classifier, x, t, y), classifier_scale)
-            return eps
+                m, s = self.sde.marginal(t)
+                grad = label_grad(classifier, x, t, y)
+                eps = classifier_guided_eps(d.eps, s, grad, classifier_scale)
+                d = Denoised(d.x0 + bcast(classifier_scale * s**2 / m, x) * grad, eps)
+            return d
 
-        return eps_fn
+        return denoise_fn
 
     # -- the Model contract ---------------------------------------------------------------
 
@@ -257,8 +292,9 @@ class Diffusion(ModelBase):
         return jnp.mean(terms.total), terms.metrics()
 
     def problem(self, params, **guidance) -> SamplingProblem:
-        return SamplingProblem(self.sde, self.guided_eps_fn(params, **guidance), self.times, self.data_time,
-                               self.times.t_min, self.solver, self.clip)
+        denoise = self.guided_denoise_fn(params, **guidance)
+        return SamplingProblem(self.sde, lambda x, t: denoise(x, t).eps, self.times, self.data_time,
+                               self.times.t_min, self.solver, self.clip, denoise_fn=denoise)
 
     def sample_with_stats(self, params, key: jax.Array, num: int, *, sampler: str | None = None, label=None,
                           guidance=None, classifier=None, classifier_scale: float = 1.0):
@@ -267,7 +303,7 @@ class Diffusion(ModelBase):
         spec = self.default_sampler if sampler in (None, "default") else sampler
         problem = self.problem(params, label=label, guidance=guidance, classifier=classifier,
                                classifier_scale=classifier_scale)
-        y, stats = sample_chain(problem, parse_sampler(spec), key, num, self.event_shape)
+        y, stats = sample_chain(problem, parse_sampler(spec, self.samplers), key, num, self.event_shape)
         return self.transform.inverse(y), stats
 
     def log_prob(self, params, x: jax.Array, key: jax.Array | None = None) -> jax.Array:
@@ -291,10 +327,10 @@ class Diffusion(ModelBase):
 
     def encode(self, params, x: jax.Array, *, steps: int | None = None, label=None) -> jax.Array:
         """Deterministic DDIM encoding of data ``x`` into latents at ``t = T``."""
-        eps_fn = self.guided_eps_fn(params, label=label)
-        return ddim_lib.encode(eps_fn, self.transform.forward(x), self.sde, self._ddim_grid(steps))
+        denoise = self.guided_denoise_fn(params, label=label)
+        return ddim_lib.encode(denoise, self.transform.forward(x), self.sde, self._ddim_grid(steps))
 
     def decode(self, params, z: jax.Array, *, steps: int | None = None, label=None) -> jax.Array:
         """Deterministic DDIM decoding of latents ``z`` back to data space."""
-        eps_fn = self.guided_eps_fn(params, label=label)
-        return self.transform.inverse(ddim_lib.decode(eps_fn, z, self.sde, self._ddim_grid(steps)))
+        denoise = self.guided_denoise_fn(params, label=label)
+        return self.transform.inverse(ddim_lib.decode(denoise, z, self.sde, self._ddim_grid(steps)))

@@ -10,8 +10,10 @@
 | ``ode[@K][:solver=S][:rtol=..][:atol=..]`` | probability-flow ODE: the model's solve (``model.ode``), or K fixed steps |
 | ``tsit5``, ``heun@8``, ``euler@20``, ... | probability-flow ODE with that solver of ``genjax.ode`` (as for every ODE model) |
 | ``ald@S[:eps=E][:levels=L][:denoise=1]`` | annealed Langevin dynamics, S steps per noise level (NCSN) |
+| ``edm_heun@K``, ``edm_euler@K``, ``edm_stochastic@K[:churn=..]`` | EDM's samplers on the rho grid (``EDM_SAMPLERS``: the ``edm`` model) |
 
-The grammar is ``genjax.ode.spec``'s; ``SAMPLERS`` is the table of what a diffusion model accepts.
+The grammar is ``genjax.ode.spec``'s; ``SAMPLERS`` is the table of what a diffusion model accepts
+(``EDM_SAMPLERS`` adds EDM's samplers for the variance-exploding EDM process).
 
 Without ``@K`` a sampler takes every time a discrete model was trained at (1000 for a
 continuous one). Every sampler is a small frozen dataclass called as
@@ -31,7 +33,9 @@ import jax.numpy as jnp
 
 from genjax.diffusion.ddim import ddim_step
 from genjax.diffusion.ddpm import VARIANCES, ancestral_step
+from genjax.diffusion.edm import EDM_DOCS, EDM_SAMPLER_CLASSES
 from genjax.diffusion.langevin import Langevin
+from genjax.diffusion.predictions import Denoised
 from genjax.diffusion.sde import SDE, bcast
 from genjax.ode import ODE_SAMPLERS, SOLVERS, ODESolverConfig, SamplerKind, SamplerTable, odeint, sdeint
 
@@ -48,6 +52,8 @@ class SamplingProblem:
       t_min: where SDE, ODE and Langevin samplers stop (the smallest trained time).
       solver: the model's default ODE solve.
       clip: bound on ``x0_hat`` for DDPM / DDIM steps (images in [-1, 1]), or None.
+      denoise_fn: ``(x, t) -> Denoised(x0_hat, eps_hat)``, each converted directly from the
+        network's output (``Prediction.denoised``); None derives ``x0_hat`` from ``eps_fn``.
     """
 
     sde: SDE
@@ -57,10 +63,18 @@ class SamplingProblem:
     t_min: float
     solver: ODESolverConfig = ODESolverConfig()
     clip: float | None = None
+    denoise_fn: Callable[[jax.Array, jax.Array], Denoised] | None = None
+
+    def denoise(self, x: jax.Array, t) -> Denoised:
+        if self.denoise_fn is not None:
+            return self.denoise_fn(x, t)
+        eps = self.eps_fn(x, t)
+        m, s = self.sde.marginal(t)
+        return Denoised((x - bcast(s, x) * eps) / bcast(m, x), eps)
 
     def score(self, x: jax.Array, t) -> jax.Array:
         _, s = self.sde.marginal(t)
-        return -self.eps_fn(x, t) / bcast(s, x)
+        return -self.denoise(x, t).eps / bcast(s, x)
 
     def steps(self, steps: int | None) -> int:
         return self.times.default_steps if steps is None else steps
@@ -90,7 +104,8 @@ class Ancestral:
         def body(x, inp):
             t, s, k, is_last = inp
             z = jnp.where(is_last, 0.0, jax.random.normal(k, x.shape, x.dtype))
-            return ancestral_step(x, problem.eps_fn(x, t), z, problem.sde, t, s, self.variance, problem.clip), None
+            d = problem.denoise(x, t)
+            return ancestral_step(x, d.eps, z, problem.sde, t, s, self.variance, problem.clip, x0=d.x0), None
 
         x, _ = jax.lax.scan(body, x, (ts[:-1], ts[1:], _noise_keys(key, n), last))
         return x, {"nfe": jnp.asarray(n)}
@@ -115,7 +130,8 @@ class DDIM:
         def body(x, inp):
             t, s, k = inp
             z = jax.random.normal(k, x.shape, x.dtype) if self.eta > 0 else None
-            return ddim_step(x, problem.eps_fn(x, t), z, problem.sde, t, s, self.eta, problem.clip), None
+            d = problem.denoise(x, t)
+            return ddim_step(x, d.eps, z, problem.sde, t, s, self.eta, problem.clip, x0=d.x0), None
 
         x, _ = jax.lax.scan(body, x, (ts[:-1], ts[1:], _noise_keys(key, n)))
         return x, {"nfe": jnp.asarray(n)}
@@ -288,12 +304,18 @@ _DOCS = {
 SAMPLERS = ODE_SAMPLERS | SamplerTable({
     name: SamplerKind(options=cls.OPTIONS, doc=_DOCS[name]) for name, cls in SAMPLER_CLASSES.items()
 })
+# The EDM model's: all of the above and EDM's own samplers on the rho grid.
+EDM_SAMPLERS = SAMPLERS | SamplerTable({
+    name: SamplerKind(options=cls.OPTIONS, doc=EDM_DOCS[name]) for name, cls in EDM_SAMPLER_CLASSES.items()
+})
+_ALL_CLASSES = {**SAMPLER_CLASSES, **EDM_SAMPLER_CLASSES}
 
 
-def parse_sampler(spec: str):
+def parse_sampler(spec: str, table: SamplerTable = SAMPLERS):
     """``"ddim@50:eta=0.5"`` -> ``DDIM(steps=50, eta=0.5)``; ``"heun@8"`` -> the PF-ODE with 8 Heun
-    steps. Raises ``genjax.ode.SpecError`` (a ``ValueError``) naming what is allowed."""
-    parsed = SAMPLERS.parse(spec)
+    steps; ``table`` says which names are accepted (``EDM_SAMPLERS`` for the EDM model). Raises
+    ``genjax.ode.SpecError`` (a ``ValueError``) naming what is allowed."""
+    parsed = table.parse(spec)
     if parsed.is_default:
         raise ValueError("'default' is the model's choice: resolve it with the model's default_sampler")
     kwargs = dict(parsed.options)
@@ -301,7 +323,7 @@ def parse_sampler(spec: str):
         kwargs["steps"] = parsed.steps
     if parsed.name in SOLVERS:
         return ProbabilityFlow(solver=parsed.name, **kwargs)
-    return SAMPLER_CLASSES[parsed.name](**kwargs)
+    return _ALL_CLASSES[parsed.name](**kwargs)
 
 
 def sample_chain(problem: SamplingProblem, sampler, key: jax.Array, num: int, event_shape) -> tuple[jax.Array, dict]:
@@ -312,6 +334,7 @@ def sample_chain(problem: SamplingProblem, sampler, key: jax.Array, num: int, ev
 
 
 __all__ = [
+    "EDM_SAMPLERS",
     "AnnealedLangevin",
     "Ancestral",
     "DDIM",

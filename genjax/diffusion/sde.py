@@ -191,8 +191,34 @@ class SubVPSDE(SDE):
         return self.schedule.alpha(t), self.schedule.sigma2(t)
 
 
+class VarianceExploding(SDE):
+    """Base of processes ``x_t = x_0 + sigma(t) z`` (no drift): subclasses define ``sigma(t)``,
+    ``diffusion(t) = sqrt(d sigma^2 / dt)`` and ``time_of_sigma``; the prior is
+    ``N(0, sigma(T)^2 I)`` (``prior_std``)."""
+
+    def sigma(self, t):
+        raise NotImplementedError
+
+    def time_of_sigma(self, sigma):
+        raise NotImplementedError
+
+    def drift_coef(self, t):
+        return jnp.zeros_like(jnp.asarray(t, jnp.result_type(float)))
+
+    def marginal(self, t):
+        s = self.sigma(t)
+        return jnp.ones_like(s), s
+
+    def transition(self, s, t):
+        return jnp.ones_like(self.sigma(t)), self.sigma(t) ** 2 - self.sigma(s) ** 2
+
+    def discretize(self, x, t, dt):
+        # SMLD's transition: variance sigma(t)^2 - sigma(t - dt)^2 added, no drift.
+        return jnp.zeros_like(x), jnp.sqrt(self.transition(t - dt, t)[1])
+
+
 @dataclasses.dataclass(frozen=True)
-class VESDE(SDE):
+class VESDE(VarianceExploding):
     """Variance-exploding SDE: ``x_t = x_0 + sigma(t) z``, ``sigma(t) = sigma_min (sigma_max / sigma_min)^t``."""
 
     sigma_min: float = 0.01
@@ -205,22 +231,8 @@ class VESDE(SDE):
     def sigma(self, t):
         return self.sigma_min * (self.sigma_max / self.sigma_min) ** jnp.asarray(t)
 
-    def drift_coef(self, t):
-        return jnp.zeros_like(jnp.asarray(t, jnp.result_type(float)))
-
     def diffusion(self, t):
         return self.sigma(t) * math.sqrt(2.0 * math.log(self.sigma_max / self.sigma_min))
-
-    def marginal(self, t):
-        s = self.sigma(t)
-        return jnp.ones_like(s), s
-
-    def transition(self, s, t):
-        return jnp.ones_like(self.sigma(t)), self.sigma(t) ** 2 - self.sigma(s) ** 2
-
-    def discretize(self, x, t, dt):
-        # SMLD's transition: variance sigma(t)^2 - sigma(t - dt)^2 added, no drift.
-        return jnp.zeros_like(x), jnp.sqrt(self.transition(t - dt, t)[1])
 
     def time_of_sigma(self, sigma):
         """The ``t`` with ``sigma(t) = sigma``."""

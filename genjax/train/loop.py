@@ -89,7 +89,7 @@ class Trainer:
     def from_config(cls, config, mesh: jax.sharding.Mesh | None = None, *, host_data: bool = False) -> Trainer:
         gconfig.validate(config)
         dataset = gdata.get_dataset(config.data.name, **dict(config.data.options))
-        model = registry.build_model(config.model, dataset)
+        model = registry.build_model(config.model, dataset, load_run=load_run)
         tx, schedule = make_optimizer(config.train)
         if model.param_groups:
             tx = make_group_optimizers(config.train, model.param_groups)
@@ -649,6 +649,14 @@ class LoadedRun:
         use_ema = self.config.eval.use_ema if ema is None else ema
         tree = self.state.ema_params if use_ema else self.state.params
         return self.trainer.unstack(tree)[seed]
+
+
+def load_run(workdir: str | pathlib.Path) -> tuple[Any, Any]:
+    """``(model, evaluation params)`` of a trained run, read-only: what a model built on another
+    run (a distillation teacher, a diffusion model to fine-tune) receives from its builder's
+    ``load_run`` (``genjax.registry.build_model``)."""
+    run = load_workdir(workdir)
+    return run.model, run.params()
 
 
 def load_workdir(workdir: str | pathlib.Path, config: ml_collections.ConfigDict | None = None) -> LoadedRun:
