@@ -234,6 +234,7 @@ def trained_toy():
     return trainer.model, state.params
 
 
+@pytest.mark.slow  # trains a CNF; the default tier checks the density in closed forms
 def test_trained_density_integrates_to_one_and_agrees_with_samples(trained_toy):
     model, params = trained_toy
     lim, n = 6.0, 241

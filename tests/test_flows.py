@@ -213,6 +213,7 @@ def _cif_and_params():
     return model, params, batch["x"]
 
 
+@pytest.mark.slow  # importance sampling at several K with a trained-size network
 def test_cif_bound_is_below_the_importance_weighted_estimate_which_tightens():
     model, params, x = _cif_and_params()
     keys = jax.random.split(jax.random.key(2), 200)

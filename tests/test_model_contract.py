@@ -1,8 +1,8 @@
 """Every registered model meets the Model contract (``genjax.model``), at its registry's tiny size.
 
-Each model builds from its entry's ``tiny`` settings, declares the same samplers as its entry,
-initialises, takes a jitted training step through the trainer's pure step, samples with every
-sampler it declares (the default tier: the model's default sampler and one fixed-step ODE solver
+Each model (default tier: each family's leaderboard model; slow tier: every registered model)
+builds from its entry's ``tiny`` settings, declares the same samplers as its entry, initialises,
+takes a jitted training step through the trainer's pure step, samples with every sampler it declares (the default tier: the model's default sampler and one fixed-step ODE solver
 where it declares one, since each compile costs a second or more and the family tests exercise
 their own samplers; the slow tier every declared name), reports the NFE of every ODE solve, and
 has a finite ``log_prob`` of the declared kind where it declares one.
@@ -78,9 +78,19 @@ def _check(name: str, full: bool):
         assert lp.shape == (NUM,) and bool(jnp.all(jnp.isfinite(lp))), (name, lp)
 
 
-@pytest.mark.parametrize("name", registry.list_models())
+# The default tier checks the model that stands for each family (its leaderboard entry); the slow
+# tier checks every registered model with every declared sampler, a superset of these checks.
+FAMILY_DEFAULTS = [name for name, entry in registry.entries().items() if entry.leaderboard]
+
+
+@pytest.mark.parametrize("name", FAMILY_DEFAULTS)
 def test_registered_model_meets_the_contract(name):
     _check(name, full=False)
+
+
+def test_every_family_has_a_model_in_the_default_tier():
+    families = {entry.family for entry in registry.entries().values()}
+    assert families == {registry.entry(name).family for name in FAMILY_DEFAULTS}
 
 
 @pytest.mark.slow

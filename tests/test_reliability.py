@@ -106,6 +106,7 @@ def test_sample_and_eval_refuse_non_finite_parameters(tmp_path, capsys):
 # -- damage versus mismatch -------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # the default tier refuses another model's workdir in test_train
 def test_restore_into_a_different_model_is_a_config_error_and_renames_nothing(tmp_path):
     train.train_and_evaluate(tiny_fm_config(steps=10, checkpoint_every=5), tmp_path)
     (tmp_path / "config.json").unlink()  # the config check cannot catch it: the restore must
@@ -141,6 +142,7 @@ def test_flipped_bytes_are_detected_and_the_previous_step_is_used(tmp_path, capl
     assert (ckpt / "20.damaged").exists() and (ckpt / "10").exists()
 
 
+@pytest.mark.slow  # the default tier detects one damaged step (test_flipped_bytes_...)
 def test_when_every_step_is_damaged_nothing_is_renamed_and_the_error_lists_them(tmp_path, capsys):
     config = tiny_fm_config(steps=20, checkpoint_every=10)
     train.train_and_evaluate(config, tmp_path)
@@ -256,6 +258,7 @@ def test_pairs_files_with_nan_or_the_wrong_shape_are_config_errors(tmp_path):
                                                         "pairs": str(tmp_path / "junk.npz")}), moons)
 
 
+@pytest.mark.slow  # an edge case of the one-writer rule; the default tier refuses a second writer
 def test_eval_into_a_read_only_workdir_fails_before_evaluating(tmp_path, capsys, monkeypatch):
     train.train_and_evaluate(tiny_fm_config(steps=5, checkpoint_every=5), tmp_path)
     real_access = os.access

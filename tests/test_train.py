@@ -133,10 +133,20 @@ def _run_python(code: str, env_extra: dict, timeout: float = 900) -> str:
 
 
 def test_sharded_step_equals_single_device_and_checks_batch_divisibility():
-    # One 8-device subprocess for every sharding check (each subprocess start and compile costs).
-    out = _run_python(SHARDED_SCRIPT, {"XLA_FLAGS": "--xla_force_host_platform_device_count=8"})
+    # One 8-device subprocess for every one-seed sharding check (each subprocess start and compile costs).
+    _check_sharded(sharded_script(seeds=(1,)), {"1"})
+
+
+@pytest.mark.slow  # two seeds vmapped inside the sharded step
+def test_sharded_step_with_vmapped_seeds_equals_single_device():
+    _check_sharded(sharded_script(seeds=(2,)), {"2"})
+
+
+def _check_sharded(script: str, seeds: set[str]):
+    out = _run_python(script, {"XLA_FLAGS": "--xla_force_host_platform_device_count=8"})
     err, result = out.split("RESULT", 1)
     assert "ERR" in err and "data.batch_size" in err and "divisible" in err and "(8)" in err
+    assert set(json.loads(result)) == seeds
     for seeds, r in json.loads(result).items():
         assert r["devices"] == [8, 1], r
         assert r["param_diff"] < 1e-5, (seeds, r)
