@@ -37,17 +37,14 @@ from genjax import metrics, train
 
 def with_x0_bound(model, bound: float, width: float = 0.1):
     """``model`` (a trained diffusion model) with its prediction's clean estimate bounded."""
-    from genjax.diffusion import BoundedEDMPrediction, BoundedX0Prediction, EDMPrediction, EpsPrediction
+    from genjax.diffusion.predictions import bounded
 
-    pred = model.prediction
-    if isinstance(pred, EDMPrediction):
-        bounded = BoundedEDMPrediction(pred.sigma_data, bound=bound, width=width)
-    elif isinstance(pred, (EpsPrediction, BoundedX0Prediction)):
-        bounded = BoundedX0Prediction(bound, width)
-    else:
-        raise SystemExit(f"--x0-bound applies to eps and EDM predictions, not {type(pred).__name__}")
+    try:
+        prediction = bounded(model.prediction, bound, width)
+    except ValueError as e:
+        raise SystemExit(f"--x0-bound: {e}") from None
     model = copy.copy(model)
-    object.__setattr__(model, "prediction", bounded)
+    object.__setattr__(model, "prediction", prediction)
     return model
 
 

@@ -32,7 +32,7 @@ from genjax.diffusion.ddpm import VARIANCES, Bins
 from genjax.diffusion.edm import EDMProcess, LogNormalTimes
 from genjax.diffusion.losses import WEIGHTINGS, DenoisingLoss, EDMWeighting, SlicedScoreLoss, VLBLoss
 from genjax.diffusion.model import Affine, Diffusion, ODELikelihood, VLBLikelihood
-from genjax.diffusion.predictions import PREDICTIONS, BoundedEDMPrediction, BoundedX0Prediction, EDMPrediction
+from genjax.diffusion.predictions import PREDICTIONS, EDMPrediction, bounded
 from genjax.diffusion.samplers import EDM_SAMPLERS, SAMPLERS, parse_sampler
 from genjax.diffusion.schedules import (
     CosineLogSNR,
@@ -108,8 +108,7 @@ class _Common:
                 raise ConfigError(f"config key 'model.x0_bound' = {x0_bound} needs model.prediction = 'eps' or "
                                   f"'edm' (it bounds the clean-data estimate of a noise or EDM prediction); "
                                   f"got {prediction!r}")
-            self.prediction = (BoundedX0Prediction(float(x0_bound), float(width)) if prediction == "eps"
-                               else BoundedEDMPrediction(self.sigma_data, bound=float(x0_bound), width=float(width)))
+            self.prediction = bounded(self.prediction, x0_bound, width)
         dq = dataset.dequantization
         self.transform = Affine.for_dataset(dataset, rescale=r.get("rescale", dq is not None))
         self.bins = None

@@ -327,6 +327,16 @@ class BoundedEDMPrediction(EDMPrediction):
         return (self.to_x0(out, x, m, s) - x0) / self.x0_scale(m, s)
 
 
+def bounded(prediction: Prediction, bound: float, width: float) -> Prediction:
+    """``prediction`` with its clean-data estimate kept in ``[-bound, bound]``: ``BoundedX0Prediction``
+    for a noise prediction, ``BoundedEDMPrediction`` for EDM's (the others have no bounded form)."""
+    if isinstance(prediction, EDMPrediction):
+        return BoundedEDMPrediction(prediction.sigma_data, bound=float(bound), width=float(width))
+    if isinstance(prediction, (EpsPrediction, BoundedX0Prediction)):
+        return BoundedX0Prediction(float(bound), float(width))
+    raise ValueError(f"an x0 bound applies to eps and EDM predictions, not {type(prediction).__name__}")
+
+
 PREDICTIONS: dict[str, Prediction] = {
     p.name: p for p in (EpsPrediction(), X0Prediction(), VPrediction(), ScorePrediction())
 }
