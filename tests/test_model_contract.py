@@ -2,10 +2,11 @@
 
 Each model (default tier: each family's leaderboard model; slow tier: every registered model)
 builds from its entry's ``tiny`` settings, declares the same samplers as its entry, initialises,
-takes a jitted training step through the trainer's pure step, samples with every sampler it declares (the default tier: the model's default sampler and one fixed-step ODE solver
-where it declares one, since each compile costs a second or more and the family tests exercise
-their own samplers; the slow tier every declared name), reports the NFE of every ODE solve, and
-has a finite ``log_prob`` of the declared kind where it declares one.
+takes a jitted training step through the trainer's pure step, samples with every sampler it
+declares (the default tier: the model's default sampler and one fixed-step ODE solver where it
+declares one, since each compile costs a second or more and the family tests exercise their own
+samplers; the slow tier every declared name), reports the NFE of every ODE solve, and has a
+finite ``log_prob`` of the declared kind where it declares one.
 """
 
 import functools
