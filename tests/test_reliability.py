@@ -142,6 +142,33 @@ def test_flipped_bytes_are_detected_and_the_previous_step_is_used(tmp_path, capl
     assert (ckpt / "20.damaged").exists() and (ckpt / "10").exists()
 
 
+def test_a_reader_retries_when_the_trainer_rotates_out_the_steps_it_is_reading(tmp_path, caplog):
+    """A step deleted by the writer's max_to_keep while a reader reads it is not damage: the
+    reader lists the steps again and restores the newest one, and renames nothing."""
+    state = {"w": jnp.arange(6.0).reshape(2, 3), "b": jnp.ones(3)}
+    writer = train.Checkpointer(tmp_path, keep=2, async_save=False)
+    for step in (10, 20):
+        writer.save(step, jax.tree_util.tree_map(lambda x, s=step: x + s, state))
+    writer.close()
+    reader = train.Checkpointer(tmp_path, read_only=True)
+    original, calls = reader._try_restore, []
+
+    def rotated_while_read(step, abstract):
+        calls.append(step)
+        if len(calls) == 1:  # the trainer saves step 30 with keep=1 while step 20 is being read
+            late = train.Checkpointer(tmp_path, keep=1, async_save=False)
+            late.save(30, jax.tree_util.tree_map(lambda x: x + 30, state))
+            late.close()
+        return original(step, abstract)
+
+    reader._try_restore = rotated_while_read
+    with caplog.at_level("WARNING", logger="genjax"):
+        restored, step = reader.restore(train.checkpoint.abstract_like(state))
+    assert step == 30 and calls[0] == 20
+    np.testing.assert_array_equal(restored["w"], state["w"] + 30)
+    assert not caplog.records and sorted(p.name for p in tmp_path.iterdir()) == ["30"]
+
+
 @pytest.mark.slow  # the default tier detects one damaged step (test_flipped_bytes_...)
 def test_when_every_step_is_damaged_nothing_is_renamed_and_the_error_lists_them(tmp_path, capsys):
     config = tiny_fm_config(steps=20, checkpoint_every=10)

@@ -198,24 +198,45 @@ class Checkpointer:
         Raises ``CheckpointError`` for a checkpoint of a different model (nothing renamed) or
         when no step can be read (nothing renamed; the message lists why each failed).
         """
-        self.manager.reload()
-        candidates = [step] if step is not None else sorted(self.manager.all_steps(), reverse=True)
-        if not candidates:
-            return None, None
+        # A reader beside a trainer can see a step rotated out (max_to_keep) while it reads it: a
+        # step that is gone afterwards was not damaged, so the listing is read again and the
+        # newest step tried again, a few times, before anything is reported.
+        for _ in range(5):
+            self.manager.reload()
+            candidates = [step] if step is not None else sorted(self.manager.all_steps(), reverse=True)
+            if not candidates:
+                return None, None
+            found, damaged, vanished = self._restore_first(candidates, abstract_state)
+            if found is not None or not vanished or step is not None:
+                break
+        if found is not None:
+            return found
+        if not damaged:
+            raise CheckpointError(f"the checkpoints in {self.directory} were deleted while they were read (a trainer "
+                                  "rotates them out): read again, or keep more with --config.train.keep_checkpoints")
+        listing = "; ".join(f"step {s}: {why}" for s, why in damaged)
+        raise CheckpointError(f"no checkpoint in {self.directory} can be read ({listing}); nothing was moved: "
+                              "move the checkpoints directory aside to start the run again")
+
+    def _restore_first(self, candidates: list[int], abstract_state: Any):
+        """The first readable step of ``candidates``: ``((state, step) or None, damaged, vanished)``,
+        where ``vanished`` says a step failed because it was deleted while it was read."""
         damaged: list[tuple[int, str]] = []
+        vanished = False
         for s in candidates:
             state, problem = self._try_restore(s, abstract_state)
+            if problem is not None and not (self.directory / str(s)).exists():
+                vanished = True
+                continue
             if problem is None:
                 for bad, why in damaged:
                     log.warning("checkpoint at step %d in %s is damaged (%s)%s", bad, self.directory, why,
                                 "" if self.read_only else f"; moved aside to {bad}.damaged")
                     if not self.read_only:
                         self._set_aside(bad)
-                return state, s
+                return (state, s), damaged, vanished
             damaged.append((s, problem))
-        listing = "; ".join(f"step {s}: {why}" for s, why in damaged)
-        raise CheckpointError(f"no checkpoint in {self.directory} can be read ({listing}); nothing was moved: "
-                              "move the checkpoints directory aside to start the run again")
+        return None, damaged, vanished
 
     def _set_aside(self, step: int) -> None:
         path = self.directory / str(step)
