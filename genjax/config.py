@@ -79,6 +79,7 @@ def default_config() -> ml_collections.ConfigDict:
     c.eval.max_test_examples = 0  # evaluate on the first N held-out examples (0: all of them)
     c.eval.samplers = ("default",)  # family-specific sampler specs, each evaluated
     c.eval.mmd = True
+    c.eval.extra_metrics = True  # the model's own metrics (path energy, coupling cost, ...)
 
     c.sample = ml_collections.ConfigDict()
     c.sample.num = 1000
@@ -122,6 +123,7 @@ KEY_DOCS = {
     "eval.max_test_examples": "evaluate on the first N held-out examples only (0: all); for quick checks",
     "eval.samplers": "sampler specs evaluated (each: W2, MMD, NFE)",
     "eval.mmd": "also report MMD^2 (costlier than W2)",
+    "eval.extra_metrics": "also report the model's own metrics (extra_metrics: path energy, coupling cost, ...)",
     "sample.num": "samples `genjax sample` draws",
     "sample.sampler": "sampler spec of `genjax sample` (default: the model's own)",
     "sample.seed": "seed of `genjax sample`",

@@ -49,6 +49,7 @@ DATASETS = {"8gaussians": "2d", "moons": "2d", "digits": "digits"}
 BATCH_SIZE = 256
 LR = 1e-3
 SAMPLE_NUM = 2000
+FIGURE_SAMPLES = 1000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -141,6 +142,7 @@ def run_config(cand: Candidate, dataset: str, steps: int, seeds: int, *, quick: 
     e.repeats = 2 if quick else 5
     e.samplers = ("default",)
     e.mmd = False
+    e.extra_metrics = False  # each family's own metrics are not columns of the table
     e.max_test_examples = 100 if quick else 0
     if tiny:
         e.repeats, e.max_test_examples = 2, 50
@@ -196,17 +198,19 @@ def _seed_stats(results: dict, name: str, seeds: int) -> tuple[float, float]:
     return float(values.mean()), float(values.std(ddof=1) / math.sqrt(seeds))
 
 
-def _sample_seconds(model, params, num: int) -> float:
+def _sample_seconds(model, params, num: int, timed: int) -> tuple[float, np.ndarray]:
+    """The median wall time of ``timed`` draws of ``num`` samples after a first, untimed one
+    (which compiles, unless the evaluation already did), and that first draw (for the figure)."""
     from genjax.train import draw_samples
 
     key = jax.random.key(0)
-    jax.block_until_ready(draw_samples(model, params, key, num, "default"))  # compile
+    first = np.asarray(jax.block_until_ready(draw_samples(model, params, key, num, "default")[0]))
     times = []
-    for i in range(3):
+    for i in range(timed):
         start = time.perf_counter()
         jax.block_until_ready(draw_samples(model, params, jax.random.fold_in(key, i + 1), num, "default"))
         times.append(time.perf_counter() - start)
-    return float(np.median(times))
+    return float(np.median(times)), first
 
 
 def run_row(cand: Candidate, dataset: str, budget: Budget, seeds: int, root: pathlib.Path, *,
@@ -232,15 +236,17 @@ def run_row(cand: Candidate, dataset: str, budget: Budget, seeds: int, root: pat
     else:
         results = train.train_and_evaluate(config, workdir, trainer=trainer)
     params = train.load_workdir(workdir, config).params()
+    # the trainer's model: its sampler compiled for the evaluation's 2000 samples is reused
+    sample_seconds, samples = _sample_seconds(trainer.model, params, SAMPLE_NUM, 1 if quick else 3)
     row.update({
         "experiment": cand.experiment,
         "steps": int(results["step"]),
         "seeds": seeds,
         "train_seconds": _train_seconds(workdir),
         "params": _count(params),
-        # the trainer's model: its sampler compiled for the evaluation's 2000 samples is reused
-        "sample_seconds": _sample_seconds(trainer.model, params, SAMPLE_NUM),
+        "sample_seconds": sample_seconds,
         "reused": bool(reused),
+        "_samples": samples[:FIGURE_SAMPLES],  # for the figure; not written to the JSON
     })
     if cand.overrides:
         row["note"] = "overrides: " + ", ".join(f"{k}={v}" for k, v in cand.overrides.items())
@@ -327,13 +333,12 @@ def markdown(rows: list[dict], head: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def figure(rows: list[dict], root: pathlib.Path, path: pathlib.Path) -> pathlib.Path:
-    """Samples of every family side by side (one row of panels per dataset) and W2 / floor
-    against the time to draw 2000 samples."""
+def figure(rows: list[dict], path: pathlib.Path) -> pathlib.Path:
+    """Samples of every family side by side (one row of panels per dataset; each row's
+    ``_samples``, drawn when its sampling time was measured) and W2 / floor against the time to
+    draw 2000 samples."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-
-    from genjax import train
 
     done = [r for r in rows if "experiment" in r]
     datasets = list(dict.fromkeys(r["data"] for r in done))
@@ -353,9 +358,7 @@ def figure(rows: list[dict], root: pathlib.Path, path: pathlib.Path) -> pathlib.
                 ax.set_title(name, fontsize=8)
             if row is None:
                 continue
-            run = train.load_workdir(root / dataset / row["model"])
-            x, _ = train.draw_samples(run.model, run.params(), jax.random.key(1), 1000, "default")
-            x = np.asarray(x)
+            x = np.asarray(row["_samples"]).reshape(len(row["_samples"]), -1)
             if DATASETS[dataset] == "2d":
                 ax.scatter(x[:, 0], x[:, 1], s=1, alpha=0.5)
                 ax.set_xlim(-4.5, 4.5)
@@ -425,10 +428,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             if wanted is not None and cand.family not in wanted:
                 continue
             print(f"[leaderboard] {dataset}: {cand.family} / {cand.model}", flush=True)
+            row_start = time.perf_counter()
             try:
                 rows.append(run_row(cand, dataset, budget, seeds, root, quick=args.quick, tiny=args.tiny))
             except GenjaxError as e:  # one family's failure is its row, not the end of the table
                 rows.append({"family": cand.family, "model": cand.model, "data": dataset, "note": f"failed: {e}"})
+            # wall time of the row: training (unless reused), compilation and evaluation
+            rows[-1]["row_seconds"] = time.perf_counter() - row_start
+            print(f"[leaderboard] {dataset}: {cand.family} / {cand.model} took {rows[-1]['row_seconds']:.0f} s",
+                  flush=True)
     elapsed = time.perf_counter() - start
     # Times in the table are wall-clock on this machine: say how busy it was while they were taken.
     load = ("" if load_before is None
@@ -437,8 +445,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     table = markdown(rows, head)
     (out / "leaderboard.md").write_text(table)
-    (out / "leaderboard.json").write_text(json.dumps({"header": head, "rows": rows}, indent=2, default=float) + "\n")
-    png = figure(rows, root, out / "leaderboard.png")
+    public = [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]
+    (out / "leaderboard.json").write_text(json.dumps({"header": head, "rows": public}, indent=2, default=float) + "\n")
+    png = figure(rows, out / "leaderboard.png")
     print(table)
     print(f"wrote {out / 'leaderboard.md'}, {out / 'leaderboard.json'}, {png}")
     return 0

@@ -162,9 +162,11 @@ def evaluate(model, params, dataset, eval_cfg) -> dict[str, Any]:
         out.update(likelihood_metrics(model, params, dataset, eval_cfg))
     if dataset.num_dims <= SAMPLE_BASED_MAX_DIMS:
         out.update(sample_metrics(model, params, dataset, eval_cfg))
-    batch = dataset.test_batch(min(eval_cfg.num_samples, 2000)) if dataset.is_synthetic else _test_batch(dataset, eval_cfg)
-    extra = model.extra_metrics(params, _eval_key(4), batch)
-    out.update({k: float(v) for k, v in extra.items()})
+    if eval_cfg.get("extra_metrics", True):
+        batch = (dataset.test_batch(min(eval_cfg.num_samples, 2000)) if dataset.is_synthetic
+                 else _test_batch(dataset, eval_cfg))
+        extra = model.extra_metrics(params, _eval_key(4), batch)
+        out.update({k: float(v) for k, v in extra.items()})
     return out
 
 
