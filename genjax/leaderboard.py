@@ -1,6 +1,6 @@
 """The leaderboard: one default model of every registered family on the same data, one table.
 
-    genjax leaderboard [--data 8gaussians,moons,digits] [--budget steps=5000 | seconds=120]
+    genjax leaderboard [--data 8gaussians,moons,digits] [--budget steps=2000 | seconds=120]
                        [--seeds 3] [--quick] [--workdir runs/leaderboard] [--out DIR]
 
 Which model stands for a family, and with which experiment, is declared by the family itself:
@@ -149,7 +149,8 @@ def run_config(cand: Candidate, dataset: str, steps: int, seeds: int, *, quick: 
         for key, value in _flat(cand.tiny).items():
             gconfig.apply_override(c, f"model.{key}", repr(value) if not isinstance(value, str) else value)
     for key, value in cand.overrides.items():
-        gconfig.apply_override(c, key, str(value))
+        # "{steps}" in a value is the run's budget (a curriculum that spans the whole run)
+        gconfig.apply_override(c, key, str(value).format(steps=steps))
     gconfig.validate(c)
     return c
 
@@ -249,7 +250,8 @@ def run_row(cand: Candidate, dataset: str, budget: Budget, seeds: int, root: pat
         "_samples": samples[:FIGURE_SAMPLES],  # for the figure; not written to the JSON
     })
     if cand.overrides:
-        row["note"] = "overrides: " + ", ".join(f"{k}={v}" for k, v in cand.overrides.items())
+        row["note"] = "overrides: " + ", ".join(f"{k}={str(v).format(steps=config.train.steps)}"
+                                                for k, v in cand.overrides.items())
     kind_of_logp = results.get("log_prob_kind")
     row["likelihood_kind"] = kind_of_logp or "none"
     for name in ("nll", "bits_per_dim", "w2/default", "w2_ratio/default", "nfe/default"):
@@ -395,7 +397,7 @@ class _Parser(argparse.ArgumentParser):
 def parser() -> argparse.ArgumentParser:
     p = _Parser(prog="genjax leaderboard", description=__doc__.split("\n\n")[0])
     p.add_argument("--data", default=",".join(DATASETS), help=f"comma-separated, of {', '.join(DATASETS)}")
-    p.add_argument("--budget", default=None, help="steps=N or seconds=S per run (default steps=5000; --quick: steps=300)")
+    p.add_argument("--budget", default=None, help="steps=N or seconds=S per run (default steps=2000; --quick: steps=300)")
     p.add_argument("--seeds", type=int, default=None, help="seeds per run, trained in one program (default 3; --quick: 1)")
     p.add_argument("--quick", action="store_true", help="a few hundred steps, light evaluation: a smoke test of every family")
     p.add_argument("--tiny", action="store_true", help="the registry's tiny model sizes (tests and smoke runs)")
@@ -407,7 +409,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    budget = Budget.parse(args.budget or ("steps=300" if args.quick else "steps=5000"))
+    budget = Budget.parse(args.budget or ("steps=300" if args.quick else "steps=2000"))
     seeds = args.seeds if args.seeds is not None else (1 if args.quick else 3)
     if seeds < 1:
         raise ConfigError(f"--seeds {seeds}: give a positive number of seeds")

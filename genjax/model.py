@@ -168,7 +168,8 @@ class ModelEntry:
         The leaderboard overrides data, budget, batch size and optimiser; a kind left out is a
         row saying the family does not model that data.
       leaderboard_overrides: config overrides (``"train.lr": 2e-4``) the family needs on top of
-        the leaderboard's common settings; they are printed in the row's notes.
+        the leaderboard's common settings; they are printed in the row's notes. ``"{steps}"`` in
+        a value is replaced by the run's number of steps (``"model.total_steps": "{steps}"``).
     """
 
     build: Callable[..., Any]

@@ -43,9 +43,9 @@ MODELS = {
         summary="improved consistency training: pseudo-Huber, doubling curriculum, log-normal levels, no EMA target",
         samplers=CM_SAMPLERS, tiny={**_TINY, "total_steps": 10}, default_experiment="ict_moons",
         # the family's leaderboard model: it trains from scratch (CD and ECT start from a teacher
-        # run); its curriculum spans the leaderboard's 5000 steps, and it samples in two steps
+        # run); its curriculum spans the leaderboard's budget, and it samples in two steps
         leaderboard={"2d": "ict_moons", "digits": "ict_digits"},
-        leaderboard_overrides={"model.total_steps": 5000, "model.sampler": "cm@2"}),
+        leaderboard_overrides={"model.total_steps": "{steps}", "model.sampler": "cm@2"}),
     "ect": ModelEntry(
         build_ect, family="consistency", summary="easy consistency tuning of a trained edm run (r(t) -> t by stages)",
         samplers=CM_SAMPLERS, tiny={**_TINY, "teacher": "none", "stage_steps": 5}, default_experiment="ect_moons",
