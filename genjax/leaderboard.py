@@ -335,6 +335,45 @@ def markdown(rows: list[dict], head: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def summary(rows: list[dict], head: str) -> str:
+    """One line per family across the datasets (the README's table): the likelihood and W2 / floor
+    on each dataset, the NFE of the default sampler and the training time; the per-dataset
+    tables (``markdown``) hold every column."""
+    datasets = list(dict.fromkeys(r["data"] for r in rows))
+    names = list(dict.fromkeys(f"{r['family']} / {r['model']}" for r in rows))
+    by = {(f"{r['family']} / {r['model']}", r["data"]): r for r in rows}
+    cols = ["family / model", "likelihood"]
+    for d in datasets:
+        cols += [f"{d} {'bits/dim' if DATASETS[d] == 'digits' else 'NLL'}", f"{d} W2 / floor"]
+    cols += ["NFE", "train (s)"]
+    lines = [f"Leaderboard: {head}", "", "| " + " | ".join(cols) + " |", "|" + " --- |" * len(cols)]
+    for name in names:
+        done = [by[(name, d)] for d in datasets if (name, d) in by and "experiment" in by[(name, d)]]
+        kinds = sorted({r["likelihood_kind"] for r in done})
+        cells = [name, "/".join(kinds) if done else "—"]
+        for d in datasets:
+            r = by.get((name, d))
+            if r is None or "experiment" not in r:
+                cells += ["—" if r is None else "failed" if "failed" in r.get("note", "") else "not modelled", "—"]
+                continue
+            if r["nll"] is None:
+                cells.append("no density")
+            elif DATASETS[d] == "digits":
+                cells.append(_fmt(r["bits_per_dim"], r["bits_per_dim_se"]))
+            else:
+                cells.append(_fmt(r["nll"], r["nll_se"]))
+            cells.append(_fmt(r["w2_ratio"], r["w2_ratio_se"]))
+        nfes = [_fmt(r["nfe"], digits=3) if math.isfinite(r["nfe"]) else "1" for r in done]
+        cells.append(" / ".join(dict.fromkeys(nfes)) or "—")
+        cells.append(" / ".join(_fmt(by[(name, d)]["train_seconds"], digits=2)
+                                if (name, d) in by and "experiment" in by[(name, d)] else "—" for d in datasets))
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "Likelihood in nats on the 2-D sets, bits/dim on digits (mean ± standard error over seeds); "
+              "NFE per sample (one per dataset where they differ); training time per dataset in the order of "
+              "the columns. Every column per dataset: leaderboard.md."]
+    return "\n".join(lines) + "\n"
+
+
 def figure(rows: list[dict], path: pathlib.Path) -> pathlib.Path:
     """Samples of every family side by side (one row of panels per dataset; each row's
     ``_samples``, drawn when its sampling time was measured) and W2 / floor against the time to
@@ -447,9 +486,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     table = markdown(rows, head)
     (out / "leaderboard.md").write_text(table)
+    (out / "leaderboard_summary.md").write_text(summary(rows, head))
     public = [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]
     (out / "leaderboard.json").write_text(json.dumps({"header": head, "rows": public}, indent=2, default=float) + "\n")
     png = figure(rows, out / "leaderboard.png")
     print(table)
-    print(f"wrote {out / 'leaderboard.md'}, {out / 'leaderboard.json'}, {png}")
+    print(f"wrote {out / 'leaderboard.md'}, {out / 'leaderboard_summary.md'}, {out / 'leaderboard.json'}, {png}")
     return 0

@@ -49,6 +49,9 @@ def test_a_family_without_a_density_or_a_declaration_says_why():
     table = leaderboard.markdown([sampler_only, undeclared], "head")
     assert "| gan / gan | no density | none |" in table
     assert "bridge / sb" in table and "declares no leaderboard experiment for digits data" in table
+    short = leaderboard.summary([sampler_only, {**sampler_only, "data": "digits", "w2_ratio": 2.5}, undeclared], "head")
+    assert "| gan / gan | none | no density | 1.5 ± 0.05 | no density | 2.5 ± 0.05 | 1 | 3 / 3 |" in short
+    assert "| bridge / sb | — | — | — | not modelled | — | — | — / — |" in short
 
 
 def test_bad_arguments_are_one_line_errors(capsys):
@@ -64,7 +67,8 @@ def test_bad_arguments_are_one_line_errors(capsys):
 def _rows(tmp_path, name, *extra):
     work = tmp_path / name
     assert cli.main(["leaderboard", *TINY, *extra, "--workdir", str(work)]) == 0
-    assert (work / "leaderboard.md").exists() and (work / "leaderboard.png").exists()
+    for name in ("leaderboard.md", "leaderboard_summary.md", "leaderboard.png"):
+        assert (work / name).exists(), name
     return json.loads((work / "leaderboard.json").read_text())["rows"]
 
 
