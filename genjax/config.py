@@ -52,6 +52,7 @@ def default_config() -> ml_collections.ConfigDict:
     c.train.b2 = 0.999
     c.train.grad_clip = 0.0  # global-norm clipping; 0 disables
     c.train.ema_decay = 0.999  # 0 keeps EMA params equal to the params
+    c.train.ema_warmup = False  # decay min(ema_decay, (1 + t) / (10 + t)) at update t
     c.train.steps_per_dispatch = 1  # k > 1 runs k steps per jitted call with lax.scan
     c.train.num_seeds = 1  # N > 1 trains N independent models at once with jax.vmap
     c.train.log_every = 100
@@ -104,6 +105,8 @@ KEY_DOCS = {
     "train.b2": "second-moment decay (adam family)",
     "train.grad_clip": "global gradient-norm clipping (0 disables it)",
     "train.ema_decay": "decay of the parameters' exponential moving average (evaluated when eval.use_ema)",
+    "train.ema_warmup": "ramp the EMA decay as min(ema_decay, (1 + t) / (10 + t)): without it a short run's "
+                        "average keeps ema_decay^t of the initial parameters (13.5 % at 0.999 after 2000 steps)",
     "train.steps_per_dispatch": "steps run per compiled call (lax.scan); more amortises dispatch for small models",
     "train.num_seeds": "independent runs trained at once (vmapped; seeds seed, seed+1, ...)",
     "train.log_every": "steps between lines of metrics.jsonl",

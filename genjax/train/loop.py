@@ -234,7 +234,8 @@ class Trainer:
         if n in self._compiled:
             return self._compiled[n]
         train_step = make_train_step(
-            self.model, self.tx, ema_decay=self.config.train.ema_decay, schedule=self.schedule,
+            self.model, self.tx, ema_decay=self.config.train.ema_decay,
+            ema_warmup=bool(self.config.train.get("ema_warmup", False)), schedule=self.schedule,
             skip_nonfinite=self.config.train.skip_nonfinite_updates,
         )
         if not self.host_fed:

@@ -35,6 +35,7 @@ def make_train_step(
     tx: optax.GradientTransformation | dict,
     *,
     ema_decay: float = 0.0,
+    ema_warmup: bool = False,
     schedule: optax.Schedule | None = None,
     skip_nonfinite: bool = False,
 ) -> TrainStep:
@@ -49,6 +50,10 @@ def make_train_step(
     parameters earlier ones produced, and only at the steps its ``when`` method allows; then
     ``model.after_update``. Its metrics are prefixed by group (``disc/loss``, ``gen/grad_norm``,
     ``gen/active`` for a gated update, ...) and ``loss`` is the sum of the updates' last losses.
+
+    ``ema_warmup``: the EMA's decay at update ``t`` (0-based) is ``min(ema_decay, (1 + t) / (10 + t))``,
+    so the average forgets the initial parameters within a few hundred steps instead of keeping
+    ``ema_decay ** t`` of them.
 
     ``skip_nonfinite``: an update whose loss or gradients are not finite is skipped (parameters
     and optimiser state kept) and counted in the metric ``skipped_updates``, as large-scale
@@ -127,11 +132,15 @@ def make_train_step(
         params, opt_state, metrics = (single if plan is None else grouped)(state, batch, key)
         if schedule is not None:
             metrics["lr"] = jnp.asarray(schedule(state.step), jnp.float32)
+        decay = ema_decay
+        if ema_warmup and ema_decay > 0:
+            t = state.step.astype(jnp.float32)
+            decay = jnp.minimum(ema_decay, (1.0 + t) / (10.0 + t))
         new_state = state.replace(
             step=state.step + 1,
             params=params,
             opt_state=opt_state,
-            ema_params=ema_update(state.ema_params, params, ema_decay),
+            ema_params=ema_update(state.ema_params, params, decay),
         )
         return new_state, metrics
 
