@@ -4,8 +4,8 @@
                        [--seeds 3] [--quick] [--workdir runs/leaderboard] [--out DIR]
 
 Which model stands for a family, and with which experiment, is declared by the family itself:
-``ModelEntry.leaderboard = {"2d": "<experiment>", "digits": "<experiment>"}`` in its package's
-``MODELS`` (read through the registry, so a family added later appears without editing this
+``ModelEntry.leaderboard = {"2d": "<experiment>", "digits": "<experiment>"}`` (a dataset's own
+name, ``"8gaussians": ...``, before its kind) in its package's ``MODELS`` (read through the registry, so a family added later appears without editing this
 module). A family with no declaration for a dataset gets a row that says so.
 
 Every run gets the same budget and the same data pipeline settings: ``train.steps`` (or a
@@ -84,15 +84,19 @@ class Candidate:
     tiny: dict = dataclasses.field(default_factory=dict)  # the registry's small model settings
 
 
-def candidates(kind: str) -> list[Candidate]:
-    """One candidate per family declaration for data of ``kind`` ("2d" or "digits"); a family
-    that declares none for it still gets one (with ``experiment=None``), so it is never dropped."""
+def candidates(kind: str, dataset: str | None = None) -> list[Candidate]:
+    """One candidate per family declaration for data of ``kind`` ("2d" or "digits"), the
+    declaration for ``dataset`` by name first where the family makes one (an experiment tuned
+    to that dataset, e.g. its sigma_data); a family that declares none still gets one (with
+    ``experiment=None``), so it is never dropped."""
     out, declared = [], set()
     families = {}
     for name, entry in registry.entries().items():
         families.setdefault(entry.family, []).append(name)
-        if kind in entry.leaderboard:
-            out.append(Candidate(entry.family, name, entry.leaderboard[kind], dict(entry.leaderboard_overrides),
+        experiment = entry.leaderboard.get(dataset) if dataset is not None else None
+        experiment = experiment or entry.leaderboard.get(kind)
+        if experiment is not None:
+            out.append(Candidate(entry.family, name, experiment, dict(entry.leaderboard_overrides),
                                  dict(entry.tiny)))
             declared.add(entry.family)
     for family, names in sorted(families.items()):
@@ -468,7 +472,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     load_before = _load_average()
     for dataset in datasets:
         gdata.get_dataset(dataset)  # an unknown or unavailable dataset fails before any training
-        for cand in candidates(DATASETS[dataset]):
+        for cand in candidates(DATASETS[dataset], dataset):
             if wanted is not None and cand.family not in wanted:
                 continue
             print(f"[leaderboard] {dataset}: {cand.family} / {cand.model}", flush=True)

@@ -164,7 +164,8 @@ class ModelEntry:
         trained runs (a distillation teacher, a model to fine-tune), as
         ``build(model_config, dataset, load_run=...)``; the trainer passes it.
       leaderboard: the experiment that stands for the family in ``genjax leaderboard``, per kind
-        of data (``"2d"``: 8gaussians and moons; ``"digits"``); one model per family declares it.
+        of data (``"2d"``: 8gaussians and moons; ``"digits"``), or per dataset by name (which wins
+        over its kind: an experiment tuned to that dataset); one model per family declares it.
         The leaderboard overrides data, budget, batch size and optimiser; a kind left out is a
         row saying the family does not model that data.
       leaderboard_overrides: config overrides (``"train.lr": 2e-4``) the family needs on top of

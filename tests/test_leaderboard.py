@@ -39,6 +39,16 @@ def test_every_registered_family_has_a_candidate(kind):
             assert config.data.batch_size == leaderboard.BATCH_SIZE and config.train.lr == leaderboard.LR
 
 
+def test_a_declaration_for_a_dataset_by_name_wins_over_its_kind():
+    by_kind = {c.model: c.experiment for c in leaderboard.candidates("2d", "moons")}
+    by_name = {c.model: c.experiment for c in leaderboard.candidates("2d", "8gaussians")}
+    assert by_kind["ict"] == "ict_moons" and by_name["ict"] == "ict_8gaussians"
+    assert by_name["nsf"] == by_kind["nsf"]  # a family without a per-dataset entry uses its kind's
+    allowed = set(leaderboard.DATASETS) | set(leaderboard.DATASETS.values())
+    for name, entry in registry.entries().items():
+        assert set(entry.leaderboard) <= allowed, (name, entry.leaderboard)
+
+
 def test_a_family_without_a_density_or_a_declaration_says_why():
     sampler_only = {"family": "gan", "model": "gan", "data": "moons", "experiment": "x", "nll": None,
                     "nll_se": math.nan, "bits_per_dim": None, "bits_per_dim_se": math.nan, "likelihood_kind": "none",

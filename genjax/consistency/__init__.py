@@ -43,8 +43,9 @@ MODELS = {
         summary="improved consistency training: pseudo-Huber, doubling curriculum, log-normal levels, no EMA target",
         samplers=CM_SAMPLERS, tiny={**_TINY, "total_steps": 10}, default_experiment="ict_moons",
         # the family's leaderboard model: it trains from scratch (CD and ECT start from a teacher
-        # run); its curriculum spans the leaderboard's budget, and it samples in two steps
-        leaderboard={"2d": "ict_moons", "digits": "ict_digits"},
+        # run); sigma_data is the dataset's, so 8gaussians has its own experiment; its curriculum
+        # spans the leaderboard's budget, and it samples in two steps
+        leaderboard={"2d": "ict_moons", "8gaussians": "ict_8gaussians", "digits": "ict_digits"},
         leaderboard_overrides={"model.total_steps": "{steps}", "model.sampler": "cm@2"}),
     "ect": ModelEntry(
         build_ect, family="consistency", summary="easy consistency tuning of a trained edm run (r(t) -> t by stages)",
