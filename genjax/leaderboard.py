@@ -302,7 +302,7 @@ def _cells(row: dict) -> list[str]:
     nfe = _fmt(row["nfe"]) if math.isfinite(row["nfe"]) else "1 pass"
     return [name, nll, row["likelihood_kind"], bpd, _fmt(row["w2"], row["w2_se"]),
             _fmt(row["w2_ratio"], row["w2_ratio_se"]), nfe, _fmt(row["sample_seconds"], digits=2),
-            _fmt(row["train_seconds"], digits=3), str(row["steps"]), str(row["params"])]
+            _seconds(row["train_seconds"]), str(row["steps"]), str(row["params"])]
 
 
 def _load_average() -> float | None:
@@ -318,7 +318,8 @@ def header(budget: Budget, seeds: int, quick: bool) -> str:
         except importlib.metadata.PackageNotFoundError:
             pass
     machine = f"{platform.machine()}, {os.cpu_count()} CPUs, backend {jax.default_backend()} ({jax.devices()[0].device_kind})"
-    return (f"budget {budget} per run, batch {BATCH_SIZE}, Adam lr {LR:g} constant, {seeds} seed(s) "
+    return (f"budget {budget} per run, batch {BATCH_SIZE}, Adam lr {LR:g} constant, the family's EMA (if any) "
+            f"with warmup, {seeds} seed(s) "
             f"(mean ± standard error over seeds){', quick' if quick else ''}; {machine}; "
             + ", ".join(f"{k} {v}" for k, v in versions.items())
             + f"; {datetime.date.today().isoformat()}")
@@ -340,6 +341,10 @@ def markdown(rows: list[dict], head: str) -> str:
                  "kinds: exact (change of variables), bound (ELBO / importance-weighted), estimate "
                  "(stochastic log-det). NFE: network evaluations per sample of the default sampler.")
     return "\n".join(lines) + "\n"
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.0f}" if value >= 10 else f"{value:.2g}"
 
 
 def summary(rows: list[dict], head: str) -> str:
@@ -372,7 +377,7 @@ def summary(rows: list[dict], head: str) -> str:
             cells.append(_fmt(r["w2_ratio"], r["w2_ratio_se"]))
         nfes = [_fmt(r["nfe"], digits=3) if math.isfinite(r["nfe"]) else "1" for r in done]
         cells.append(" / ".join(dict.fromkeys(nfes)) or "—")
-        cells.append(" / ".join(_fmt(by[(name, d)]["train_seconds"], digits=2)
+        cells.append(" / ".join(_seconds(by[(name, d)]["train_seconds"])
                                 if (name, d) in by and "experiment" in by[(name, d)] else "—" for d in datasets))
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "Likelihood in nats on the 2-D sets, bits/dim on digits (mean ± standard error over seeds); "
@@ -489,7 +494,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Times in the table are wall-clock on this machine: say how busy it was while they were taken.
     load = ("" if load_before is None
             else f"; load average (1 min) {load_before:.1f} at the start, {_load_average():.1f} at the end")
-    head += f"; run time {elapsed / 60:.1f} min{load}"
+    reused = sum(bool(r.get("reused")) for r in rows)
+    head += f"; run time {elapsed / 60:.1f} min{load}" + (f" ({reused} of {len(rows)} runs reused from the workdir)"
+                                                          if reused else "")
     out.mkdir(parents=True, exist_ok=True)
     table = markdown(rows, head)
     (out / "leaderboard.md").write_text(table)
