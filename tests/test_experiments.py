@@ -19,7 +19,7 @@ from genjax import cli
 REPO = pathlib.Path(__file__).resolve().parent.parent
 EXPERIMENTS = sorted(cli.runnable_experiments())
 TFDS = {"ddpm_mnist", "ddpm_cifar10", "glow_mnist", "realnvp_mnist", "ddgan_cifar10", "hvae_mnist", "vae_binarized_mnist", "edm_cifar10", "cd_cifar10"}
-DEFAULT_TIER = ("nsf_toy", "icfm_8gaussians_moons")  # both import a sibling module; every file runs in the slow tier
+DEFAULT_TIER = ("nsf_toy",)  # it imports a sibling module (as icfm_8gaussians_moons does); every file runs in the slow tier
 # The GPU-sized image configs compile a full UNet for CPU in minutes: narrower nets and a
 # 2-step sampler keep the command's path (tfds pipeline, training, checkpoint, evaluation).
 SMALLER = {

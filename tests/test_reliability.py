@@ -78,6 +78,7 @@ def _cli_overrides(config) -> dict:
             "train.warmup_steps": 0, "train.progress": False, "train.plot": False}
 
 
+@pytest.mark.slow  # an option; the default tier stops a non-finite run (test_a_nan_run_stops_...)
 def test_skip_nonfinite_updates_keeps_training_and_counts_the_skips(tmp_path):
     config = _exploding(skip_nonfinite_updates=True)
     results = train.train_and_evaluate(config, tmp_path)
@@ -296,6 +297,7 @@ def test_eval_into_a_read_only_workdir_fails_before_evaluating(tmp_path, capsys,
     assert not calls
 
 
+@pytest.mark.slow  # the default tier refuses another model's workdir (test_train)
 def test_lowering_train_steps_below_the_latest_checkpoint_is_refused(tmp_path, capsys):
     config = tiny_fm_config(steps=20, checkpoint_every=10)
     train.train_and_evaluate(config, tmp_path)
