@@ -5,8 +5,9 @@
 
 Which model stands for a family, and with which experiment, is declared by the family itself:
 ``ModelEntry.leaderboard = {"2d": "<experiment>", "digits": "<experiment>"}`` (a dataset's own
-name, ``"8gaussians": ...``, before its kind) in its package's ``MODELS`` (read through the registry, so a family added later appears without editing this
-module). A family with no declaration for a dataset gets a row that says so.
+name, ``"8gaussians": ...``, before its kind) in its package's ``MODELS`` (read through the
+registry, so a family added later appears without editing this module). A family with no
+declaration for a dataset gets a row that says so.
 
 Every run gets the same budget and the same data pipeline settings: ``train.steps`` (or a
 wall-clock budget converted to steps from a measured rate), ``data.batch_size``, and Adam at a
@@ -123,6 +124,12 @@ def _flat(tree: dict, prefix: str = "") -> dict:
     return out
 
 
+def resolved_overrides(cand: Candidate, steps: int) -> dict[str, str]:
+    """The family's overrides as override strings, ``"{steps}"`` in a value being the run's budget
+    (a curriculum that spans the whole run)."""
+    return {key: str(value).format(steps=steps) for key, value in cand.overrides.items()}
+
+
 def run_config(cand: Candidate, dataset: str, steps: int, seeds: int, *, quick: bool, tiny: bool = False,
                seed: int = 0):
     """The config of one leaderboard run: the family's experiment under the common budget
@@ -155,9 +162,8 @@ def run_config(cand: Candidate, dataset: str, steps: int, seeds: int, *, quick: 
         e.repeats, e.max_test_examples = 2, 50
         for key, value in _flat(cand.tiny).items():
             gconfig.apply_override(c, f"model.{key}", repr(value) if not isinstance(value, str) else value)
-    for key, value in cand.overrides.items():
-        # "{steps}" in a value is the run's budget (a curriculum that spans the whole run)
-        gconfig.apply_override(c, key, str(value).format(steps=steps))
+    for key, value in resolved_overrides(cand, steps).items():
+        gconfig.apply_override(c, key, value)
     gconfig.validate(c)
     return c
 
@@ -257,8 +263,8 @@ def run_row(cand: Candidate, dataset: str, budget: Budget, seeds: int, root: pat
         "_samples": samples[:FIGURE_SAMPLES],  # for the figure; not written to the JSON
     })
     if cand.overrides:
-        row["note"] = "overrides: " + ", ".join(f"{k}={str(v).format(steps=config.train.steps)}"
-                                                for k, v in cand.overrides.items())
+        row["note"] = "overrides: " + ", ".join(f"{k}={v}" for k, v in
+                                                resolved_overrides(cand, config.train.steps).items())
     kind_of_logp = results.get("log_prob_kind")
     row["likelihood_kind"] = kind_of_logp or "none"
     for name in ("nll", "bits_per_dim", "w2/default", "w2_ratio/default", "nfe/default"):
@@ -360,14 +366,16 @@ def summary(rows: list[dict], head: str) -> str:
     cols += ["NFE", "train (s)"]
     lines = [f"Leaderboard: {head}", "", "| " + " | ".join(cols) + " |", "|" + " --- |" * len(cols)]
     for name in names:
-        done = [by[(name, d)] for d in datasets if (name, d) in by and "experiment" in by[(name, d)]]
+        done = [by[(name, d)] for d in datasets if "experiment" in by.get((name, d), {})]
         kinds = sorted({r["likelihood_kind"] for r in done})
-        cells = [name, "/".join(kinds) if done else "—"]
+        cells, train_seconds = [name, "/".join(kinds) if done else "—"], []
         for d in datasets:
             r = by.get((name, d))
             if r is None or "experiment" not in r:
                 cells += ["—" if r is None else "failed" if "failed" in r.get("note", "") else "not modelled", "—"]
+                train_seconds.append("—")
                 continue
+            train_seconds.append(_seconds(r["train_seconds"]))
             if r["nll"] is None:
                 cells.append("no density")
             elif DATASETS[d] == "digits":
@@ -377,8 +385,7 @@ def summary(rows: list[dict], head: str) -> str:
             cells.append(_fmt(r["w2_ratio"], r["w2_ratio_se"]))
         nfes = [_fmt(r["nfe"], digits=3) if math.isfinite(r["nfe"]) else "1" for r in done]
         cells.append(" / ".join(dict.fromkeys(nfes)) or "—")
-        cells.append(" / ".join(_seconds(by[(name, d)]["train_seconds"])
-                                if (name, d) in by and "experiment" in by[(name, d)] else "—" for d in datasets))
+        cells.append(" / ".join(train_seconds))
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "Likelihood in nats on the 2-D sets, bits/dim on digits (mean ± standard error over seeds); "
               "NFE per sample (one per dataset where they differ); training time per dataset in the order of "
